@@ -1,0 +1,48 @@
+"""perpwatch topic contracts: pydantic models, their JSON Schemas, examples and the catalog.
+
+Third parties may depend on these models (``pip install perpwatch``) or on the JSON Schemas
+committed in ``schemas/json/`` without any Python at all.
+"""
+
+from schemas.book import BookTop
+from schemas.common import ExchangeId, Side
+from schemas.dead_letter import DeadLetter
+from schemas.market_data import (
+    BestBidOffer,
+    BookDelta,
+    BookEvent,
+    BookSequence,
+    BookSnapshot,
+    Candle,
+    ConnectorState,
+    ConnectorStatus,
+    Funding,
+    Liquidation,
+    OpenInterest,
+    PriceLevel,
+    Trade,
+)
+from schemas.topics import TOPICS, TopicContract, topic
+
+__all__ = [
+    "TOPICS",
+    "BestBidOffer",
+    "BookDelta",
+    "BookEvent",
+    "BookSequence",
+    "BookSnapshot",
+    "BookTop",
+    "Candle",
+    "ConnectorState",
+    "ConnectorStatus",
+    "DeadLetter",
+    "ExchangeId",
+    "Funding",
+    "Liquidation",
+    "OpenInterest",
+    "PriceLevel",
+    "Side",
+    "TopicContract",
+    "Trade",
+    "topic",
+]
