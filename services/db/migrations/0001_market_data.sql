@@ -5,11 +5,13 @@
 -- 0001_market_data.timescale.sql.
 --
 -- Conventions: every time column is timestamptz; `ts` is the venue's event
--- time and `receive_ts` when perpwatch received the message. Quantities are in
--- base-asset units, prices and notionals in quote currency. Every primary key
--- is the record's natural key and includes `ts` (TimescaleDB requires the time
--- column in every unique index), so sinks insert with ON CONFLICT DO NOTHING
--- and replays are idempotent.
+-- time and `receive_ts` when perpwatch received the message. `exchange` is the
+-- venue id (schemas.common.ExchangeId, e.g. binance_usdm) and `symbol` the
+-- canonical instrument id (e.g. BTC-USDT-PERP), as in the topic contracts.
+-- Quantities are in base-asset units, prices and notionals in quote currency.
+-- Every primary key is the record's natural key and includes `ts` (TimescaleDB
+-- requires the time column in every unique index), so sinks insert with
+-- ON CONFLICT DO NOTHING and replays are idempotent.
 
 CREATE TABLE market_trades (
     ts          timestamptz NOT NULL,
@@ -26,6 +28,8 @@ CREATE TABLE market_trades (
 CREATE INDEX market_trades_symbol_ts_idx ON market_trades (symbol, ts DESC);
 COMMENT ON TABLE market_trades IS 'Public trades, one row per venue trade.';
 COMMENT ON COLUMN market_trades.ts IS 'Venue trade time.';
+COMMENT ON COLUMN market_trades.exchange IS 'Venue id, e.g. binance_usdm (same meaning in every table).';
+COMMENT ON COLUMN market_trades.symbol IS 'Canonical instrument id, e.g. BTC-USDT-PERP (same meaning in every table).';
 COMMENT ON COLUMN market_trades.trade_id IS 'Venue trade id, unique per exchange and symbol.';
 COMMENT ON COLUMN market_trades.side IS 'Taker (aggressor) side: buy or sell.';
 COMMENT ON COLUMN market_trades.price IS 'Trade price in quote currency.';

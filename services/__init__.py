@@ -1,0 +1,1 @@
+"""perpwatch services: the shared runtime, the ingestors and the stream processors."""

@@ -1,0 +1,92 @@
+"""Instrument metadata (contract size, tick, lot, linear or inverse), available offline.
+
+The snapshot ``instruments.json`` is versioned in the repo so that normalization never needs a
+venue to be reachable; ingestors refresh it from the venues' instrument endpoints when they can.
+"""
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+
+from schemas.common import ExchangeId
+
+SNAPSHOT_RESOURCE = "instruments.json"
+
+
+@dataclass(frozen=True)
+class Instrument:
+    exchange: ExchangeId
+    native_symbol: str
+    base: str
+    quote: str
+    tick_size: Decimal
+    lot_size: Decimal
+    contract_size: Decimal
+    """Base units per contract for linear contracts; quote units per contract for inverse ones."""
+    inverse: bool
+    multiplier: Decimal = Decimal(1)
+    """How many base units one quoted unit is, e.g. 1000 for 1000PEPEUSDT."""
+    funding_interval_s: int = 8 * 3600
+
+    @property
+    def symbol(self) -> str:
+        return f"{self.base}-{self.quote}-PERP"
+
+    def base_quantity(self, venue_quantity: Decimal, price: Decimal) -> Decimal:
+        """Quantity in base units from the venue's quantity (contracts, or base for contract size 1)."""
+        if self.inverse:
+            # An inverse contract is worth contract_size quote units: base = contracts * size / price.
+            return venue_quantity * self.contract_size / price
+        return venue_quantity * self.contract_size * self.multiplier
+
+    def base_price(self, venue_price: Decimal) -> Decimal:
+        """Price per one base unit (a 1000PEPE price is for 1000 PEPE)."""
+        return venue_price / self.multiplier if self.multiplier != 1 else venue_price
+
+    def notional(self, venue_quantity: Decimal, price: Decimal) -> Decimal:
+        if self.inverse:
+            return venue_quantity * self.contract_size
+        return venue_quantity * self.contract_size * price
+
+
+class UnknownInstrument(KeyError):
+    pass
+
+
+class InstrumentCatalog:
+    def __init__(self, instruments: list[Instrument], version: str) -> None:
+        self.version = version
+        self._by_native = {(i.exchange, i.native_symbol): i for i in instruments}
+
+    def get(self, exchange: ExchangeId, native_symbol: str) -> Instrument:
+        try:
+            return self._by_native[(exchange, native_symbol)]
+        except KeyError:
+            raise UnknownInstrument(
+                f"no instrument metadata for {exchange.value} {native_symbol!r} "
+                f"(snapshot {self.version}); refresh services/ingest/instruments.json"
+            ) from None
+
+    def __len__(self) -> int:
+        return len(self._by_native)
+
+
+def load_snapshot() -> InstrumentCatalog:
+    document = json.loads(resources.files("services.ingest").joinpath(SNAPSHOT_RESOURCE).read_text())
+    instruments = [
+        Instrument(
+            exchange=ExchangeId(entry["exchange"]),
+            native_symbol=entry["native_symbol"],
+            base=entry["base"],
+            quote=entry["quote"],
+            tick_size=Decimal(entry["tick_size"]),
+            lot_size=Decimal(entry["lot_size"]),
+            contract_size=Decimal(entry["contract_size"]),
+            inverse=bool(entry["inverse"]),
+            multiplier=Decimal(entry.get("multiplier", "1")),
+            funding_interval_s=int(entry.get("funding_interval_s", 8 * 3600)),
+        )
+        for entry in document["instruments"]
+    ]
+    return InstrumentCatalog(instruments, version=str(document["version"]))

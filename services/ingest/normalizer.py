@@ -1,0 +1,34 @@
+"""The one small interface every venue module implements, and the error a parser raises.
+
+A normalizer is pure: a decoded frame and its receive time in, normalized events out. It keeps
+no connection and does no I/O, so the same code serves live connectors, replay and tests.
+"""
+
+from typing import Any, Protocol
+
+from schemas.common import ExchangeId, InstrumentEvent
+
+JsonObject = dict[str, Any]
+
+
+class FrameRejected(ValueError):
+    """A frame the parser cannot turn into events. ``error_type`` is a short label for metrics."""
+
+    def __init__(self, error_type: str, reason: str) -> None:
+        super().__init__(reason)
+        self.error_type = error_type
+        self.reason = reason
+
+
+class VenueNormalizer(Protocol):
+    exchange: ExchangeId
+
+    def normalize(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
+        """Events carried by one WebSocket frame; [] for control frames (acks, pongs)."""
+        ...
+
+    def normalize_rest_snapshot(
+        self, payload: JsonObject, native_symbol: str, receive_ts: int
+    ) -> list[InstrumentEvent]:
+        """The book snapshot a venue serves over REST, for venues that bootstrap that way."""
+        ...

@@ -1,0 +1,172 @@
+"""Binance USD-M futures: WebSocket market streams and the REST depth snapshot.
+
+Frames arrive either bare or wrapped as combined streams (``{"stream": ..., "data": {...}}``).
+Times are milliseconds; ``T`` (matching-engine time) is preferred over ``E`` (push time).
+USD-M contracts are linear with contract size 1, so quantities are already in base units
+(a prefix like 1000PEPE is scaled by the instrument's multiplier).
+"""
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from schemas.common import ExchangeId, InstrumentEvent, Side
+from schemas.market_data import (
+    BestBidOffer,
+    BookDelta,
+    BookSequence,
+    BookSnapshot,
+    Funding,
+    Liquidation,
+    OpenInterest,
+    Trade,
+)
+from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.normalizer import FrameRejected, JsonObject
+
+_MS = 1_000_000
+
+
+class BinanceUsdmNormalizer:
+    exchange = ExchangeId.BINANCE_USDM
+
+    def __init__(self, catalog: InstrumentCatalog) -> None:
+        self._catalog = catalog
+
+    def normalize(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
+        data = frame.get("data", frame) if "stream" in frame else frame
+        if not isinstance(data, dict):
+            raise FrameRejected("malformed", "frame data is not an object")
+        if "result" in data and "id" in data:
+            return []  # subscription acknowledgement
+        kind = data.get("e")
+        try:
+            if kind == "depthUpdate":
+                return [self._depth_update(data, receive_ts)]
+            if kind == "bookTicker":
+                return [self._book_ticker(data, receive_ts)]
+            if kind == "trade":
+                return [self._trade(data, receive_ts, trade_id=str(data["t"]))]
+            if kind == "aggTrade":
+                return [self._trade(data, receive_ts, trade_id=f"a{data['a']}")]
+            if kind == "markPriceUpdate":
+                return [self._mark_price(data, receive_ts)]
+            if kind == "forceOrder":
+                return [self._force_order(data["o"], receive_ts)]
+        except FrameRejected:
+            raise
+        except UnknownInstrument as exc:
+            raise FrameRejected("unknown_instrument", str(exc)) from None
+        except (KeyError, TypeError, ValueError, InvalidOperation, IndexError) as exc:
+            raise FrameRejected("malformed", f"{kind}: {type(exc).__name__}: {exc}") from None
+        raise FrameRejected("unknown_event", f"unsupported event type {kind!r}")
+
+    def normalize_rest_snapshot(
+        self, payload: JsonObject, native_symbol: str, receive_ts: int
+    ) -> list[InstrumentEvent]:
+        """GET /fapi/v1/depth: ``{"lastUpdateId", "E", "T", "bids", "asks"}``."""
+        try:
+            instrument = self._catalog.get(self.exchange, native_symbol)
+            return [
+                BookSnapshot(
+                    **self._ids(instrument, payload.get("T") or payload.get("E") or 0, receive_ts),
+                    sequence=BookSequence(last=int(payload["lastUpdateId"])),
+                    bids=self._levels(instrument, payload["bids"]),
+                    asks=self._levels(instrument, payload["asks"]),
+                )
+            ]
+        except UnknownInstrument as exc:
+            raise FrameRejected("unknown_instrument", str(exc)) from None
+        except (KeyError, TypeError, ValueError, InvalidOperation, IndexError) as exc:
+            raise FrameRejected("malformed", f"depth snapshot: {type(exc).__name__}: {exc}") from None
+
+    def normalize_open_interest(self, payload: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
+        """GET /fapi/v1/openInterest: ``{"openInterest", "symbol", "time"}`` (REST only on Binance)."""
+        instrument = self._catalog.get(self.exchange, payload["symbol"])
+        quantity = instrument.base_quantity(Decimal(payload["openInterest"]), Decimal(1))
+        return [
+            OpenInterest(
+                **self._ids(instrument, payload["time"], receive_ts),
+                open_interest=quantity,
+            )
+        ]
+
+    # --- streams ---------------------------------------------------------------------------
+
+    def _ids(self, instrument: Instrument, ms: Any, receive_ts: int) -> dict[str, Any]:
+        return {
+            "exchange": self.exchange,
+            "symbol": instrument.symbol,
+            "native_symbol": instrument.native_symbol,
+            "exchange_ts": int(ms) * _MS,
+            "receive_ts": receive_ts,
+        }
+
+    def _levels(self, instrument: Instrument, levels: list[list[str]]) -> list[tuple[Decimal, Decimal]]:
+        if instrument.multiplier == 1:
+            return [(Decimal(price), Decimal(quantity)) for price, quantity in levels]
+        return [
+            (instrument.base_price(Decimal(p)), instrument.base_quantity(Decimal(q), Decimal(p)))
+            for p, q in levels
+        ]
+
+    def _depth_update(self, data: JsonObject, receive_ts: int) -> BookDelta:
+        instrument = self._catalog.get(self.exchange, data["s"])
+        return BookDelta(
+            **self._ids(instrument, data.get("T") or data["E"], receive_ts),
+            sequence=BookSequence(first=int(data["U"]), last=int(data["u"]), prev=int(data["pu"])),
+            bids=self._levels(instrument, data["b"]),
+            asks=self._levels(instrument, data["a"]),
+        )
+
+    def _book_ticker(self, data: JsonObject, receive_ts: int) -> BestBidOffer:
+        instrument = self._catalog.get(self.exchange, data["s"])
+        (bid_price, bid_qty), (ask_price, ask_qty) = self._levels(
+            instrument, [[data["b"], data["B"]], [data["a"], data["A"]]]
+        )
+        return BestBidOffer(
+            **self._ids(instrument, data.get("T") or data["E"], receive_ts),
+            bid_price=bid_price,
+            bid_quantity=bid_qty,
+            ask_price=ask_price,
+            ask_quantity=ask_qty,
+            sequence=int(data["u"]),
+        )
+
+    def _trade(self, data: JsonObject, receive_ts: int, *, trade_id: str) -> Trade:
+        instrument = self._catalog.get(self.exchange, data["s"])
+        price, quantity = Decimal(data["p"]), Decimal(data["q"])
+        return Trade(
+            **self._ids(instrument, data["T"], receive_ts),
+            trade_id=trade_id,
+            # m: the buyer was the maker, so the taker sold.
+            side=Side.SELL if data["m"] else Side.BUY,
+            price=instrument.base_price(price),
+            quantity=instrument.base_quantity(quantity, price),
+            notional=instrument.notional(quantity, price),
+        )
+
+    def _mark_price(self, data: JsonObject, receive_ts: int) -> Funding:
+        instrument = self._catalog.get(self.exchange, data["s"])
+        return Funding(
+            **self._ids(instrument, data["E"], receive_ts),
+            rate=Decimal(data["r"]),
+            interval_s=instrument.funding_interval_s,
+            next_funding_ts=int(data["T"]) * _MS,
+            mark_price=instrument.base_price(Decimal(data["p"])),
+            index_price=instrument.base_price(Decimal(data["i"])) if data.get("i") else None,
+        )
+
+    def _force_order(self, order: JsonObject, receive_ts: int) -> Liquidation:
+        instrument = self._catalog.get(self.exchange, order["s"])
+        # ap/z (average price, filled quantity) describe what was actually liquidated.
+        price = Decimal(order.get("ap") or order["p"])
+        quantity = Decimal(order.get("z") or order["q"])
+        if quantity <= 0 or price <= 0:
+            raise FrameRejected("out_of_range", f"liquidation with price {price} quantity {quantity}")
+        return Liquidation(
+            **self._ids(instrument, order["T"], receive_ts),
+            side=Side.BUY if order["S"] == "BUY" else Side.SELL,
+            price=instrument.base_price(price),
+            quantity=instrument.base_quantity(quantity, price),
+            notional=instrument.notional(quantity, price),
+        )

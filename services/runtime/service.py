@@ -1,0 +1,255 @@
+"""The thin shell every stream service runs in: consume, process, sink, publish, commit.
+
+One batch at a time, in this order, so that nothing is lost:
+
+1. decode each record against its topic contract (bad input goes to ``dlq.v1`` with its reason);
+2. hand the decoded events to the service's pure core, which fills an ``Output``;
+3. write the output rows to the database and wait for the commit;
+4. publish the output events and flush them;
+5. only then commit the consumed offsets to Kafka.
+
+A crash anywhere before step 5 means the batch is consumed again; the sinks are idempotent
+(natural keys, ON CONFLICT DO NOTHING), so a replayed batch changes nothing.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from pydantic import BaseModel, ValidationError
+
+from schemas.topics import TopicContract, topic
+from services.runtime.codec import encode_key, encode_value, event_key
+from services.runtime.dead_letter import DEAD_LETTER_TOPIC, DeadLetterPublisher, dead_letter
+from services.runtime.kafka import RebalanceHooks, make_consumer, make_producer
+from services.runtime.logs import configure_logging
+from services.runtime.metrics import EVENTS_PUBLISHED, MESSAGES_CONSUMED, OFFSET_COMMITS
+from services.runtime.observability import Health, ObservabilityServer
+from services.runtime.settings import Settings
+from services.runtime.sink import Row, SinkStopped, Table, TimescaleSink
+from services.runtime.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+class RejectedInput(Exception):
+    """Raised by a core for an input it cannot use; the record goes to the dead-letter topic."""
+
+    def __init__(self, error_type: str, reason: str) -> None:
+        super().__init__(reason)
+        self.error_type = error_type
+        self.reason = reason
+
+
+@dataclass
+class Output:
+    """What a batch produces: rows per table and events per topic, in order."""
+
+    rows: dict[Table, list[Row]] = field(default_factory=lambda: defaultdict(list))
+    events: list[tuple[str, BaseModel]] = field(default_factory=list)
+
+    def add_row(self, table: Table, row: Row) -> None:
+        self.rows[table].append(row)
+
+    def publish(self, topic_name: str, event: BaseModel) -> None:
+        self.events.append((topic_name, event))
+
+
+class Processor(Protocol):
+    """The service-specific part: a pure core behind three calls."""
+
+    service: str
+    inputs: tuple[str, ...]
+    row_origin: dict[str, str]
+
+    def assigned(self, partitions: set[TopicPartition]) -> None: ...
+
+    def revoked(self, partitions: set[TopicPartition]) -> None: ...
+
+    def handle(self, record: ConsumerRecord[bytes, bytes], event: Any, out: Output) -> None: ...
+
+
+class StreamService:
+    def __init__(self, processor: Processor, settings: Settings, *, max_records: int = 2000) -> None:
+        self.processor = processor
+        self.settings = settings
+        self.health = Health()
+        self.stopping = asyncio.Event()
+        self._max_records = max_records
+        # Keyed by the broker-side name, which carries the namespace prefix when one is set.
+        self._contracts: dict[str, TopicContract] = {
+            settings.topic_name(name): topic(name) for name in processor.inputs
+        }
+        self._batch_lock = asyncio.Lock()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._sink = TimescaleSink(
+            settings.database_url,
+            health=self.health,
+            max_backoff_s=settings.sink_max_backoff_s,
+            stopping=self.stopping,
+        )
+        self._server = ObservabilityServer(self.health, settings.metrics_port)
+        self._dead_letters: DeadLetterPublisher | None = None
+
+    @property
+    def metrics_port(self) -> int:
+        return self._server.port
+
+    def request_stop(self) -> None:
+        if not self.stopping.is_set():
+            log.info("stop requested: finishing the current batch")
+            self.stopping.set()
+
+    async def run(self) -> None:
+        name = self.processor.service
+        await self._server.start()
+        await ensure_topics(self.settings)
+        self._producer = make_producer(self.settings)
+        await self._producer.start()
+        self._dead_letters = DeadLetterPublisher(
+            self._producer, name, self.settings.topic_name(DEAD_LETTER_TOPIC)
+        )
+        self._consumer = make_consumer(
+            self.settings, group_id=f"{self.settings.consumer_group_prefix}.{name}"
+        )
+        self._consumer.subscribe(
+            list(self._contracts), listener=RebalanceHooks(self._on_revoked, self._on_assigned)
+        )
+        self.health.set_ready("kafka", False, "waiting for partition assignment")
+        self.health.set_ready("starting", True)
+        await self._consumer.start()
+        log.info("service started", extra={"inputs": list(self.processor.inputs)})
+        try:
+            while not self.stopping.is_set():
+                self.health.beat()
+                batch = await self._consumer.getmany(timeout_ms=200, max_records=self._max_records)
+                if batch:
+                    async with self._batch_lock:
+                        await self._process(batch)
+        except SinkStopped as exc:
+            log.warning(str(exc))
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        self.health.set_ready("stopping", False, "shutting down")
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        await self._sink.close()
+        await self._server.stop()
+        log.info("service stopped")
+
+    async def _on_assigned(self, partitions: set[TopicPartition]) -> None:
+        self.processor.assigned(partitions)
+        self.health.set_ready("kafka", True)
+
+    async def _on_revoked(self, partitions: set[TopicPartition]) -> None:
+        # Waiting for the batch lock means a revoked partition's last batch is fully committed.
+        async with self._batch_lock:
+            self.processor.revoked(partitions)
+
+    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        assert self._consumer is not None
+        assert self._producer is not None
+        assert self._dead_letters is not None
+        out = Output()
+        rejected = []
+        for tp, records in batch.items():
+            MESSAGES_CONSUMED.labels(self.processor.service, tp.topic).inc(len(records))
+            contract = self._contracts[tp.topic]
+            source = contract.name
+            for record in records:
+                error_type, reason = self._handle(contract, record, out)
+                if error_type:
+                    rejected.append(
+                        dead_letter(
+                            service=self.processor.service,
+                            source=source,
+                            partition=tp.partition,
+                            offset=record.offset,
+                            key=record.key,
+                            payload=record.value or b"",
+                            error_type=error_type,
+                            error=reason,
+                        )
+                    )
+        chunk = self.settings.sink_batch_rows
+        for table, all_rows in out.rows.items():
+            results = [
+                await self._sink.write(table, all_rows[i : i + chunk]) for i in range(0, len(all_rows), chunk)
+            ]
+            for bad in (bad for result in results for bad in result.rejected):
+                rejected.append(
+                    dead_letter(
+                        service=self.processor.service,
+                        source=f"{self.processor.row_origin.get(table.name, 'unknown')}->{table.name}",
+                        payload=repr(bad.row),
+                        error_type="database_rejected",
+                        error=bad.error,
+                    )
+                )
+        for topic_name, event in out.events:
+            await self._producer.send(
+                self.settings.topic_name(topic_name), encode_value(event), key=encode_key(event_key(event))
+            )
+            EVENTS_PUBLISHED.labels(self.processor.service, topic_name).inc()
+        for letter in rejected:
+            await self._dead_letters.publish(letter)
+        await self._producer.flush()
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+        await self._consumer.commit(offsets)
+        OFFSET_COMMITS.labels(self.processor.service).inc()
+
+    def _handle(
+        self, contract: TopicContract, record: ConsumerRecord[bytes, bytes], out: Output
+    ) -> tuple[str, str]:
+        """Process one record; returns ("", "") or the (error_type, reason) to dead-letter it."""
+        if record.value is None:
+            return "empty_payload", "record has no value"
+        try:
+            event = contract.payload.validate_json(record.value)
+        except ValidationError as exc:
+            return "validation_error", _short_validation_error(exc)
+        try:
+            self.processor.handle(record, event, out)
+        except RejectedInput as exc:
+            return exc.error_type, exc.reason
+        except Exception as exc:  # a core bug must not stop the whole stream
+            log.exception("processing error", extra={"topic": record.topic, "offset": record.offset})
+            return "processing_error", f"{type(exc).__name__}: {exc}"
+        return "", ""
+
+
+def _short_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def run_service(processor: Processor, settings: Settings) -> None:
+    """Entry point of `perpwatch run <service>`: runs until SIGTERM or SIGINT, then drains."""
+    configure_logging(processor.service, settings.log_level, settings.log_format)
+
+    async def main() -> None:
+        service = StreamService(processor, settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, service.request_stop)
+        started = time.monotonic()
+        await service.run()
+        log.info("exited cleanly", extra={"uptime_s": round(time.monotonic() - started, 1)})
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -1,0 +1,56 @@
+"""Configuration from ``PERPWATCH_*`` environment variables, with defaults for the local stack.
+
+The defaults match ``deploy/local/stack.sh``, so ``make up`` needs no configuration at all.
+"""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PERPWATCH_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
+    )
+    database_url: str = Field(
+        default="postgresql://perpwatch:perpwatch@127.0.0.1:15432/perpwatch",
+        description="PostgreSQL/TimescaleDB connection URL.",
+    )
+    metrics_port: int = Field(
+        default=9100,
+        ge=0,
+        le=65535,
+        description="Port of /metrics, /healthz and /readyz (0 picks a free port).",
+    )
+    log_level: str = Field(default="INFO", description="Python log level.")
+    log_format: Literal["json", "console"] = Field(default="json", description="json or console.")
+    topic_partitions: int = Field(default=6, ge=1, description="Partitions of topics created at start.")
+    topic_replication: int = Field(default=1, ge=1, description="Replication factor of created topics.")
+    producer_linger_ms: int = Field(default=5, ge=0, description="Producer batching delay.")
+    producer_compression: Literal["lz4", "zstd", "gzip", "none"] = Field(
+        default="lz4", description="Producer compression codec."
+    )
+    topic_namespace: str = Field(
+        default="",
+        description="Prefix for every topic name (e.g. 'staging.'): isolates environments sharing a cluster.",
+    )
+    consumer_group_prefix: str = Field(
+        default="perpwatch", description="Consumer groups are named <prefix>.<service>."
+    )
+    sink_batch_rows: int = Field(default=500, ge=1, description="Rows per database batch.")
+    sink_max_backoff_s: float = Field(
+        default=30.0, gt=0, description="Cap of the retry delay while the database is down."
+    )
+
+    def topic_name(self, logical_name: str) -> str:
+        """The broker-side name of a registry topic."""
+        return f"{self.topic_namespace}{logical_name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
