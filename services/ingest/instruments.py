@@ -1,6 +1,6 @@
 """Instrument metadata (contract size, tick, lot, linear or inverse), available offline.
 
-The snapshot ``instruments.json`` is versioned in the repo so that normalization never needs a
+The snapshots in ``instrument_snapshots/`` (one file per venue) are versioned in the repo so that normalization never needs a
 venue to be reachable; ingestors refresh it from the venues' instrument endpoints when they can.
 """
 
@@ -11,7 +11,7 @@ from importlib import resources
 
 from schemas.common import ExchangeId
 
-SNAPSHOT_RESOURCE = "instruments.json"
+SNAPSHOT_PACKAGE = "services.ingest.instrument_snapshots"
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class InstrumentCatalog:
         except KeyError:
             raise UnknownInstrument(
                 f"no instrument metadata for {exchange.value} {native_symbol!r} "
-                f"(snapshot {self.version}); refresh services/ingest/instruments.json"
+                f"(snapshot {self.version}); refresh services/ingest/instrument_snapshots/"
             ) from None
 
     def __len__(self) -> int:
@@ -73,20 +73,43 @@ class InstrumentCatalog:
 
 
 def load_snapshot() -> InstrumentCatalog:
-    document = json.loads(resources.files("services.ingest").joinpath(SNAPSHOT_RESOURCE).read_text())
-    instruments = [
-        Instrument(
-            exchange=ExchangeId(entry["exchange"]),
-            native_symbol=entry["native_symbol"],
-            base=entry["base"],
-            quote=entry["quote"],
-            tick_size=Decimal(entry["tick_size"]),
-            lot_size=Decimal(entry["lot_size"]),
-            contract_size=Decimal(entry["contract_size"]),
-            inverse=bool(entry["inverse"]),
-            multiplier=Decimal(entry.get("multiplier", "1")),
-            funding_interval_s=int(entry.get("funding_interval_s", 8 * 3600)),
-        )
-        for entry in document["instruments"]
-    ]
-    return InstrumentCatalog(instruments, version=str(document["version"]))
+    """Every venue's committed snapshot (``instrument_snapshots/<exchange>.json``)."""
+    instruments: list[Instrument] = []
+    versions: list[str] = []
+    for resource in sorted(resources.files(SNAPSHOT_PACKAGE).iterdir(), key=lambda r: r.name):
+        if not resource.name.endswith(".json"):
+            continue
+        document = json.loads(resource.read_text())
+        exchange = ExchangeId(document["exchange"])
+        versions.append(f"{exchange.value}@{document['version']}")
+        instruments.extend(instrument_from_json(exchange, entry) for entry in document["instruments"])
+    return InstrumentCatalog(instruments, version=", ".join(versions))
+
+
+def instrument_from_json(exchange: ExchangeId, entry: dict[str, object]) -> Instrument:
+    return Instrument(
+        exchange=exchange,
+        native_symbol=str(entry["native_symbol"]),
+        base=str(entry["base"]),
+        quote=str(entry["quote"]),
+        tick_size=Decimal(str(entry["tick_size"])),
+        lot_size=Decimal(str(entry["lot_size"])),
+        contract_size=Decimal(str(entry["contract_size"])),
+        inverse=bool(entry["inverse"]),
+        multiplier=Decimal(str(entry.get("multiplier", "1"))),
+        funding_interval_s=int(str(entry.get("funding_interval_s", 8 * 3600))),
+    )
+
+
+def instrument_to_json(instrument: Instrument) -> dict[str, object]:
+    return {
+        "native_symbol": instrument.native_symbol,
+        "base": instrument.base,
+        "quote": instrument.quote,
+        "tick_size": str(instrument.tick_size),
+        "lot_size": str(instrument.lot_size),
+        "contract_size": str(instrument.contract_size),
+        "inverse": instrument.inverse,
+        "multiplier": str(instrument.multiplier),
+        "funding_interval_s": instrument.funding_interval_s,
+    }

@@ -9,6 +9,8 @@ USD-M contracts are linear with contract size 1, so quantities are already in ba
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
+
 from schemas.common import ExchangeId, InstrumentEvent, Side
 from schemas.market_data import (
     BestBidOffer,
@@ -22,6 +24,7 @@ from schemas.market_data import (
 )
 from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.venue import Channel, RateLimit, RestRequest
 
 _MS = 1_000_000
 
@@ -170,3 +173,102 @@ class BinanceUsdmNormalizer:
             quantity=instrument.base_quantity(quantity, price),
             notional=instrument.notional(quantity, price),
         )
+
+
+_STREAM_SUFFIX: dict[Channel, tuple[str, ...]] = {
+    Channel.TRADES: ("aggTrade",),
+    Channel.BOOK: ("depth@100ms",),
+    Channel.BBO: ("bookTicker",),
+    Channel.FUNDING: ("markPrice@1s",),
+    Channel.LIQUIDATIONS: ("forceOrder",),
+}
+
+
+class BinanceUsdmAdapter:
+    """Protocol facts of Binance USD-M (developers.binance.com, derivatives/usds-margined-futures).
+
+    Combined streams at ``/stream``, subscribed with ``SUBSCRIBE``; the server pings every
+    3 minutes and the websockets library answers, so no application ping is needed. Open
+    interest has no stream on Binance: it is polled over REST (``/fapi/v1/openInterest``).
+    """
+
+    exchange = ExchangeId.BINANCE_USDM
+    ws_url = "wss://fstream.binance.com/stream"
+    rest_url = "https://fapi.binance.com"
+    capabilities = frozenset(
+        {
+            Channel.TRADES,
+            Channel.BOOK,
+            Channel.BBO,
+            Channel.FUNDING,
+            Channel.LIQUIDATIONS,
+            Channel.OPEN_INTEREST,
+        }
+    )
+    max_subscriptions_per_connection = 200
+    ping_interval_s: float | None = None
+    stale_after_s = 30.0
+    # 2,400 request weight per minute; a 1000-level depth snapshot weighs 20.
+    rest_rate_limit = RateLimit(capacity=2400, per_second=40)
+
+    def __init__(self, catalog: InstrumentCatalog) -> None:
+        self.normalizer = BinanceUsdmNormalizer(catalog)
+
+    def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        streams = [
+            f"{symbol.lower()}@{suffix}"
+            for symbol in native_symbols
+            for channel in sorted(channels & self.capabilities)
+            for suffix in _STREAM_SUFFIX.get(channel, ())
+        ]
+        # Binance accepts at most 10 incoming messages per second; one SUBSCRIBE per 50 streams.
+        return [
+            orjson.dumps({"method": "SUBSCRIBE", "params": streams[i : i + 50], "id": i // 50 + 1}).decode()
+            for i in range(0, len(streams), 50)
+        ]
+
+    def ping_frame(self) -> str | None:
+        return None
+
+    def is_control_frame(self, frame: Any) -> bool:
+        return isinstance(frame, dict) and "id" in frame and "result" in frame
+
+    def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
+        return RestRequest("/fapi/v1/depth", {"symbol": native_symbol, "limit": "1000"}, weight=20)
+
+    def open_interest_request(self, native_symbol: str) -> RestRequest:
+        return RestRequest("/fapi/v1/openInterest", {"symbol": native_symbol}, weight=1)
+
+    def instruments_request(self) -> RestRequest:
+        return RestRequest("/fapi/v1/exchangeInfo", weight=1)
+
+    def parse_instruments(self, payload: JsonObject) -> list[Instrument]:
+        instruments = []
+        for entry in payload["symbols"]:
+            if entry.get("contractType") != "PERPETUAL" or entry.get("status") != "TRADING":
+                continue
+            filters = {f["filterType"]: f for f in entry["filters"]}
+            native = entry["symbol"]
+            base = entry["baseAsset"]
+            multiplier = Decimal(1)
+            for prefix in ("1000000", "10000", "1000"):
+                if base.startswith(prefix) and base[len(prefix) :].isalpha():
+                    multiplier, base = Decimal(prefix), base[len(prefix) :]
+                    break
+            instruments.append(
+                Instrument(
+                    exchange=self.exchange,
+                    native_symbol=native,
+                    base=base,
+                    quote=entry["quoteAsset"],
+                    tick_size=Decimal(filters["PRICE_FILTER"]["tickSize"]).normalize(),
+                    lot_size=Decimal(filters["LOT_SIZE"]["stepSize"]).normalize(),
+                    contract_size=Decimal(1),
+                    inverse=False,
+                    multiplier=multiplier,
+                )
+            )
+        return instruments
+
+
+ADAPTER = BinanceUsdmAdapter

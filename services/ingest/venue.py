@@ -1,0 +1,78 @@
+"""What a venue module provides: its protocol facts and its parsers, behind one small interface.
+
+One module per venue under ``venues/`` (cryptofeed style). The connector runtime, the exchange
+simulator, replay and ``perpwatch normalize`` only ever talk to a venue through ``VenueAdapter``,
+so adding a venue never touches them.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from schemas.common import ExchangeId
+from services.ingest.instruments import Instrument
+from services.ingest.normalizer import JsonObject, VenueNormalizer
+
+
+class Channel(StrEnum):
+    TRADES = "trades"
+    BOOK = "book"  # L2 snapshot + diffs with venue sequence ids
+    BBO = "bbo"
+    FUNDING = "funding"  # rate, interval, next funding time; mark/index price where offered
+    OPEN_INTEREST = "open_interest"
+    LIQUIDATIONS = "liquidations"
+
+
+@dataclass(frozen=True)
+class RestRequest:
+    """A REST call relative to the venue's ``rest_url``; ``weight`` counts against its rate limit."""
+
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    method: str = "GET"
+    weight: int = 1
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Token bucket for REST calls: ``capacity`` tokens, refilled at ``per_second``."""
+
+    capacity: float
+    per_second: float
+
+
+class VenueAdapter(Protocol):
+    exchange: ExchangeId
+    ws_url: str
+    rest_url: str
+    capabilities: frozenset[Channel]
+    """Channels the venue really offers; an absent channel is declared absent, never faked."""
+    max_subscriptions_per_connection: int
+    ping_interval_s: float | None
+    """Application-level ping period; None when protocol-level WebSocket pings suffice."""
+    stale_after_s: float
+    """Silence after which the watchdog declares the connection stalled and reconnects."""
+    rest_rate_limit: RateLimit
+    normalizer: VenueNormalizer
+
+    def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        """Text frames to send after connecting (and again after every reconnect)."""
+        ...
+
+    def ping_frame(self) -> str | None:
+        """The application-level ping text, or None."""
+        ...
+
+    def is_control_frame(self, frame: Any) -> bool:
+        """Acks, pongs and other frames that carry no market data."""
+        ...
+
+    def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
+        """The REST snapshot a book bootstraps from, for venues that require one; else None."""
+        ...
+
+    def instruments_request(self) -> RestRequest: ...
+
+    def parse_instruments(self, payload: JsonObject) -> list[Instrument]:
+        """Perpetual instruments from the venue's instrument endpoint, for the offline snapshot."""
+        ...
