@@ -129,8 +129,11 @@ kafka_install() {
   log "resolving Kafka jars from Maven Central into $KAFKA_LIBS"
   rm -rf "$KAFKA_LIBS"
   mkdir -p "$KAFKA_LIBS"
-  mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DincludeScope=runtime \
-    -DoutputDirectory="$KAFKA_LIBS" || die "Maven could not resolve the Kafka jars (see above)"
+  # Maven -q still prints bare colour resets on some versions; strip escape codes from its output.
+  if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$KAFKA_LIBS" 2>&1 | sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' >&2; then
+    die "Maven could not resolve the Kafka jars (see above)"
+  fi
   echo "$want" >"$stamp"
 }
 
