@@ -39,7 +39,7 @@ lint: $(BIN)/.installed ## ruff lint and format check
 	$(BIN)/ruff format --check .
 
 typecheck: $(BIN)/.installed ## mypy (strict on schemas/ and the pure cores)
-	$(BIN)/mypy schemas services benchmarks
+	$(BIN)/mypy schemas services $(wildcard benchmarks)
 
 unit: deps ## Unit and property tests (no servers)
 	$(BIN)/pytest -m "not integration"
