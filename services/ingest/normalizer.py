@@ -23,7 +23,7 @@ class FrameRejected(ValueError):
 class VenueNormalizer(Protocol):
     exchange: ExchangeId
 
-    def normalize(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
+    def normalize(self, frame: Any, receive_ts: int) -> list[InstrumentEvent]:
         """Events carried by one WebSocket frame; [] for control frames (acks, pongs)."""
         ...
 

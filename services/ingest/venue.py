@@ -53,7 +53,11 @@ class VenueAdapter(Protocol):
     stale_after_s: float
     """Silence after which the watchdog declares the connection stalled and reconnects."""
     rest_rate_limit: RateLimit
-    normalizer: VenueNormalizer
+
+    @property
+    def normalizer(self) -> VenueNormalizer:
+        """The venue's parsers (read-only, so adapters may narrow the type)."""
+        ...
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
         """Text frames to send after connecting (and again after every reconnect)."""

@@ -149,7 +149,7 @@ def test_prefixed_contract_is_scaled_to_the_true_base() -> None:
             {"e": "trade", "T": 1, "s": "NOPEUSDT", "t": 1, "p": "1", "q": "1", "m": True},
             "unknown_instrument",
         ),
-        ({"e": "trade", "T": 1, "s": "BTCUSDT", "t": 1, "p": "-1", "q": "1", "m": True}, "malformed"),
+        ({"e": "trade", "T": 1, "s": "BTCUSDT", "t": 1, "p": "-1", "q": "1", "m": True}, "out_of_range"),
         ({"e": "somethingNew"}, "unknown_event"),
         ({"stream": "x", "data": [1, 2]}, "malformed"),
     ],

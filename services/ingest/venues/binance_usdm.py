@@ -6,7 +6,7 @@ USD-M contracts are linear with contract size 1, so quantities are already in ba
 (a prefix like 1000PEPE is scaled by the instrument's multiplier).
 """
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, Overflow
 from typing import Any
 
 import orjson
@@ -27,6 +27,8 @@ from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.venue import Channel, RateLimit, RestRequest
 
 _MS = 1_000_000
+# Numbers that parse but cannot be used: 9E+999999, an infinite time, a zero inverse price.
+_OUT_OF_RANGE = (Overflow, OverflowError, ZeroDivisionError)
 
 
 class BinanceUsdmNormalizer:
@@ -59,7 +61,9 @@ class BinanceUsdmNormalizer:
             raise
         except UnknownInstrument as exc:
             raise FrameRejected("unknown_instrument", str(exc)) from None
-        except (KeyError, TypeError, ValueError, InvalidOperation, IndexError) as exc:
+        except _OUT_OF_RANGE as exc:
+            raise FrameRejected("out_of_range", f"{type(exc).__name__}: {exc}") from None
+        except (KeyError, TypeError, ValueError, ArithmeticError, IndexError) as exc:
             raise FrameRejected("malformed", f"{kind}: {type(exc).__name__}: {exc}") from None
         raise FrameRejected("unknown_event", f"unsupported event type {kind!r}")
 
@@ -79,19 +83,39 @@ class BinanceUsdmNormalizer:
             ]
         except UnknownInstrument as exc:
             raise FrameRejected("unknown_instrument", str(exc)) from None
-        except (KeyError, TypeError, ValueError, InvalidOperation, IndexError) as exc:
+        except _OUT_OF_RANGE as exc:
+            raise FrameRejected("out_of_range", f"{type(exc).__name__}: {exc}") from None
+        except (KeyError, TypeError, ValueError, ArithmeticError, IndexError) as exc:
             raise FrameRejected("malformed", f"depth snapshot: {type(exc).__name__}: {exc}") from None
 
-    def normalize_open_interest(self, payload: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
-        """GET /fapi/v1/openInterest: ``{"openInterest", "symbol", "time"}`` (REST only on Binance)."""
-        instrument = self._catalog.get(self.exchange, payload["symbol"])
-        quantity = instrument.base_quantity(Decimal(payload["openInterest"]), Decimal(1))
-        return [
-            OpenInterest(
-                **self._ids(instrument, payload["time"], receive_ts),
-                open_interest=quantity,
-            )
-        ]
+    def normalize_open_interest(
+        self, payload: JsonObject, receive_ts: int, mark_price: Decimal | None = None
+    ) -> list[InstrumentEvent]:
+        """GET /fapi/v1/openInterest: ``{"openInterest", "symbol", "time"}`` (REST only on Binance).
+
+        Open interest is in contracts; converting inverse contracts to base units needs a price,
+        so the caller passes the latest mark price (required for inverse instruments).
+        """
+        try:
+            instrument = self._catalog.get(self.exchange, payload["symbol"])
+            contracts = Decimal(payload["openInterest"])
+            if instrument.inverse and (mark_price is None or mark_price <= 0):
+                raise FrameRejected("missing_price", "inverse open interest needs a mark price to convert")
+            price = mark_price if mark_price is not None else Decimal(1)
+            notional = instrument.notional(contracts, price) if mark_price is not None else None
+            return [
+                OpenInterest(
+                    **self._ids(instrument, payload["time"], receive_ts),
+                    open_interest=instrument.base_quantity(contracts, price),
+                    open_interest_notional=notional,
+                )
+            ]
+        except UnknownInstrument as exc:
+            raise FrameRejected("unknown_instrument", str(exc)) from None
+        except _OUT_OF_RANGE as exc:
+            raise FrameRejected("out_of_range", f"{type(exc).__name__}: {exc}") from None
+        except (KeyError, TypeError, ValueError, ArithmeticError, IndexError) as exc:
+            raise FrameRejected("malformed", f"open interest: {type(exc).__name__}: {exc}") from None
 
     # --- streams ---------------------------------------------------------------------------
 
@@ -105,7 +129,7 @@ class BinanceUsdmNormalizer:
         }
 
     def _levels(self, instrument: Instrument, levels: list[list[str]]) -> list[tuple[Decimal, Decimal]]:
-        if instrument.multiplier == 1:
+        if instrument.multiplier == 1 and instrument.contract_size == 1 and not instrument.inverse:
             return [(Decimal(price), Decimal(quantity)) for price, quantity in levels]
         return [
             (instrument.base_price(Decimal(p)), instrument.base_quantity(Decimal(q), Decimal(p)))
@@ -138,6 +162,8 @@ class BinanceUsdmNormalizer:
     def _trade(self, data: JsonObject, receive_ts: int, *, trade_id: str) -> Trade:
         instrument = self._catalog.get(self.exchange, data["s"])
         price, quantity = Decimal(data["p"]), Decimal(data["q"])
+        if price <= 0:
+            raise FrameRejected("out_of_range", f"trade price {price}")
         return Trade(
             **self._ids(instrument, data["T"], receive_ts),
             trade_id=trade_id,

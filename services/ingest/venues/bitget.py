@@ -1,0 +1,359 @@
+"""Bitget USDT-M perpetuals, API v2: public WebSocket channels and the contracts endpoint.
+
+Docs checked:
+- https://www.bitget.com/api-doc/common/websocket-intro — ``wss://ws.bitget.com/v2/ws/public``; send
+  the text ``ping`` every 30 s and expect ``pong`` (no ping for 2 min closes the socket); at most
+  10 messages per second, 240 subscribe requests per hour, 1000 channels per connection with fewer
+  than 50 recommended; the socket is closed every 24 h.
+- https://www.bitget.com/api-doc/contract/websocket/public/Order-Book-Channel — ``books`` sends a
+  full snapshot then updates (``seq``/``pseq`` and a CRC32 ``checksum`` over the top 25 levels);
+  ``books1``/``books5``/``books15`` send a snapshot every time.
+- https://www.bitget.com/api-doc/contract/websocket/public/Tickers-Channel and
+  .../New-Trades-Channel; https://www.bitget.com/api-doc/contract/market/Get-All-Symbols-Contracts.
+
+Frames are ``{"action": "snapshot" | "update", "arg": {"instType", "channel", "instId"},
+"data": [...], "ts"}``; data times are milliseconds (as strings). USDT-M sizes are in the base coin,
+so quantities need no contract conversion. Channel use:
+
+- ``trade`` -> Trade (``side`` is the taker's side);
+- ``books`` -> BookSnapshot then BookDelta, ``BookSequence(last=seq, prev=pseq)``, ``checksum``;
+- ``books1`` -> BestBidOffer (the venue's own top of book, with sizes);
+- ``ticker`` -> Funding (``fundingRate``, ``nextFundingTime``, ``markPrice``, ``indexPrice``) and
+  OpenInterest (``holdingAmount``, base coin).
+
+The public v2 WebSocket has no liquidation channel, so LIQUIDATIONS is not declared.
+"""
+
+import zlib
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from schemas.common import ExchangeId, InstrumentEvent, Side
+from schemas.market_data import (
+    BestBidOffer,
+    BookDelta,
+    BookSequence,
+    BookSnapshot,
+    Funding,
+    OpenInterest,
+    Trade,
+)
+from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.venue import Channel, RateLimit, RestRequest
+
+_MS = 1_000_000
+_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
+_INST_TYPE = "USDT-FUTURES"
+_CHECKSUM_DEPTH = 25
+_SIDES = {"buy": Side.BUY, "sell": Side.SELL}
+Level = tuple[Decimal, Decimal]
+
+
+def bitget_checksum(bids: Sequence[Sequence[Any]], asks: Sequence[Sequence[Any]]) -> int:
+    """Bitget's book checksum: signed CRC32 of ``bid1p:bid1q:ask1p:ask1q:bid2p:...`` (top 25).
+
+    When one side has fewer levels the other side simply continues. Prices and sizes must read
+    exactly as the venue sent them ("113.40" is not "113.4"); a ``Decimal`` built from the venue's
+    string keeps that spelling, so normalized levels can be checked directly.
+    """
+    parts: list[str] = []
+    for i in range(_CHECKSUM_DEPTH):
+        if i < len(bids):
+            parts.append(f"{_wire(bids[i][0])}:{_wire(bids[i][1])}")
+        if i < len(asks):
+            parts.append(f"{_wire(asks[i][0])}:{_wire(asks[i][1])}")
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - (1 << 32) if crc >= (1 << 31) else crc
+
+
+def _wire(value: Any) -> str:
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TypeError(f"not a number: {value!r}")
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return number
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TypeError(f"not an integer: {value!r}")
+    return int(value)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise TypeError(f"not an identifier: {value!r}")
+    return str(value)
+
+
+class BitgetNormalizer:
+    exchange = ExchangeId.BITGET
+
+    def __init__(self, catalog: InstrumentCatalog) -> None:
+        self._catalog = catalog
+        self._handlers: dict[
+            str, Callable[[Instrument, JsonObject, list[Any], int], list[InstrumentEvent]]
+        ] = {
+            "trade": self._trades,
+            "books": self._books,
+            "books5": self._books,
+            "books15": self._books,
+            "books1": self._best_bid_offer,
+            "ticker": self._ticker,
+        }
+
+    def normalize(self, frame: Any, receive_ts: int) -> list[InstrumentEvent]:
+        if frame == "pong":
+            return []
+        if not isinstance(frame, dict):
+            raise FrameRejected("malformed", "frame is not an object")
+        event = frame.get("event")
+        if event == "error":
+            raise FrameRejected("venue_error", f"{frame.get('code')}: {frame.get('msg')}")
+        if event is not None:
+            return []  # subscribe / unsubscribe acknowledgement
+        arg = frame.get("arg")
+        if not isinstance(arg, dict):
+            raise FrameRejected("malformed", "frame has no arg object")
+        channel = arg.get("channel")
+        handler = self._handlers.get(channel) if isinstance(channel, str) else None
+        if handler is None:
+            raise FrameRejected("unknown_event", f"unsupported channel {channel!r}")
+        try:
+            instrument = self._catalog.get(self.exchange, arg["instId"])
+            rows = frame["data"]
+            if not isinstance(rows, list):
+                raise TypeError("data is not a list")
+            return handler(instrument, frame, rows, receive_ts)
+        except FrameRejected:
+            raise
+        except UnknownInstrument as exc:
+            raise FrameRejected("unknown_instrument", str(exc)) from None
+        except _PARSE_ERRORS as exc:
+            raise FrameRejected("malformed", f"{channel}: {type(exc).__name__}: {exc}") from None
+
+    def normalize_rest_snapshot(
+        self, payload: JsonObject, native_symbol: str, receive_ts: int
+    ) -> list[InstrumentEvent]:
+        raise FrameRejected("unsupported", "Bitget books start from the WebSocket snapshot, not REST")
+
+    # --- channels --------------------------------------------------------------------------
+
+    def _ids(self, instrument: Instrument, ms: Any, receive_ts: int) -> dict[str, Any]:
+        return {
+            "exchange": self.exchange,
+            "symbol": instrument.symbol,
+            "native_symbol": instrument.native_symbol,
+            "exchange_ts": _integer(ms) * _MS,
+            "receive_ts": receive_ts,
+        }
+
+    def _levels(self, instrument: Instrument, levels: Any) -> list[Level]:
+        if not isinstance(levels, list):
+            raise TypeError("levels are not a list")
+        parsed = [(_decimal(level[0]), _decimal(level[1])) for level in levels]
+        if instrument.contract_size == 1 and instrument.multiplier == 1 and not instrument.inverse:
+            # Keep the venue's spelling: the checksum is computed over these very strings.
+            return parsed
+        return [(instrument.base_price(p), instrument.base_quantity(q, p)) for p, q in parsed]
+
+    def _trades(
+        self, instrument: Instrument, frame: JsonObject, rows: list[Any], receive_ts: int
+    ) -> list[InstrumentEvent]:
+        trades: list[InstrumentEvent] = []
+        for row in rows:
+            price, size = _decimal(row["price"]), _decimal(row["size"])
+            trades.append(
+                Trade(
+                    **self._ids(instrument, row["ts"], receive_ts),
+                    trade_id=_text(row["tradeId"]),
+                    side=_SIDES[row["side"]],
+                    price=instrument.base_price(price),
+                    quantity=instrument.base_quantity(size, price),
+                    notional=instrument.notional(size, price),
+                )
+            )
+        return trades
+
+    def _books(
+        self, instrument: Instrument, frame: JsonObject, rows: list[Any], receive_ts: int
+    ) -> list[InstrumentEvent]:
+        action = frame.get("action")
+        channel = frame["arg"]["channel"]
+        # books1/5/15 are pushed whole every time: each one replaces the book.
+        snapshot = action == "snapshot" or channel != "books"
+        if not snapshot and action != "update":
+            raise FrameRejected("malformed", f"unknown book action {action!r}")
+        events: list[InstrumentEvent] = []
+        for row in rows:
+            pseq = row.get("pseq")
+            fields: dict[str, Any] = {
+                **self._ids(instrument, row["ts"], receive_ts),
+                "sequence": BookSequence(last=_integer(row["seq"]), prev=_integer(pseq) if pseq else None),
+                "bids": self._levels(instrument, row["bids"]),
+                "asks": self._levels(instrument, row["asks"]),
+                "checksum": _integer(row["checksum"]) if row.get("checksum") is not None else None,
+            }
+            events.append(BookSnapshot(**fields) if snapshot else BookDelta(**fields))
+        return events
+
+    def _best_bid_offer(
+        self, instrument: Instrument, frame: JsonObject, rows: list[Any], receive_ts: int
+    ) -> list[InstrumentEvent]:
+        events: list[InstrumentEvent] = []
+        for row in rows:
+            bids, asks = self._levels(instrument, row["bids"]), self._levels(instrument, row["asks"])
+            if not bids or not asks:
+                continue  # one side empty: there is no top of book to report
+            events.append(
+                BestBidOffer(
+                    **self._ids(instrument, row["ts"], receive_ts),
+                    bid_price=bids[0][0],
+                    bid_quantity=bids[0][1],
+                    ask_price=asks[0][0],
+                    ask_quantity=asks[0][1],
+                    sequence=_integer(row["seq"]) if row.get("seq") is not None else None,
+                )
+            )
+        return events
+
+    def _ticker(
+        self, instrument: Instrument, frame: JsonObject, rows: list[Any], receive_ts: int
+    ) -> list[InstrumentEvent]:
+        events: list[InstrumentEvent] = []
+        for row in rows:
+            ids = self._ids(instrument, row["ts"], receive_ts)
+            mark = _decimal(row["markPrice"]) if row.get("markPrice") else None
+            index = _decimal(row["indexPrice"]) if row.get("indexPrice") else None
+            events.append(
+                Funding(
+                    **ids,
+                    rate=_decimal(row["fundingRate"]),
+                    interval_s=instrument.funding_interval_s,
+                    next_funding_ts=_integer(row["nextFundingTime"]) * _MS,
+                    mark_price=instrument.base_price(mark) if mark is not None else None,
+                    index_price=instrument.base_price(index) if index is not None else None,
+                )
+            )
+            holding = _decimal(row["holdingAmount"])
+            price = mark if mark is not None else _decimal(row["lastPr"])
+            events.append(
+                OpenInterest(
+                    **ids,
+                    open_interest=instrument.base_quantity(holding, price),
+                    open_interest_notional=instrument.notional(holding, price),
+                )
+            )
+        return events
+
+
+_CHANNELS: dict[Channel, str] = {
+    Channel.TRADES: "trade",
+    Channel.BOOK: "books",
+    Channel.BBO: "books1",
+    Channel.FUNDING: "ticker",
+    Channel.OPEN_INTEREST: "ticker",
+}
+_ARGS_PER_FRAME = 50
+
+
+class BitgetAdapter:
+    """Protocol facts of Bitget v2 USDT-M (see the module docstring for the doc pages)."""
+
+    exchange = ExchangeId.BITGET
+    ws_url = "wss://ws.bitget.com/v2/ws/public"
+    rest_url = "https://api.bitget.com"
+    capabilities = frozenset(
+        {Channel.TRADES, Channel.BOOK, Channel.BBO, Channel.FUNDING, Channel.OPEN_INTEREST}
+    )
+    # Channels per connection: 1000 allowed, "fewer than 50" recommended for stability.
+    max_subscriptions_per_connection = 50
+    ping_interval_s: float | None = 30.0
+    stale_after_s = 30.0
+    # Market endpoints: 20 requests per second per IP.
+    rest_rate_limit = RateLimit(capacity=20, per_second=20)
+
+    def __init__(self, catalog: InstrumentCatalog) -> None:
+        self.normalizer = BitgetNormalizer(catalog)
+
+    def connect_request(self) -> RestRequest | None:
+        return None
+
+    def ws_url_from(self, payload: JsonObject | None = None) -> str:
+        return self.ws_url
+
+    def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        names = sorted({_CHANNELS[c] for c in channels & self.capabilities})
+        args = [
+            {"instType": _INST_TYPE, "channel": name, "instId": symbol}
+            for symbol in native_symbols
+            for name in names
+        ]
+        # At most 10 messages per second: many args per subscribe message.
+        return [
+            orjson.dumps({"op": "subscribe", "args": args[i : i + _ARGS_PER_FRAME]}).decode()
+            for i in range(0, len(args), _ARGS_PER_FRAME)
+        ]
+
+    def ping_frame(self) -> str | None:
+        return "ping"
+
+    def is_control_frame(self, frame: Any) -> bool:
+        if frame == "pong":
+            return True
+        return isinstance(frame, dict) and frame.get("event") in ("subscribe", "unsubscribe", "login")
+
+    def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
+        return None  # the books channel opens with a full snapshot
+
+    def instruments_request(self) -> RestRequest:
+        return RestRequest("/api/v2/mix/market/contracts", {"productType": _INST_TYPE})
+
+    def parse_instruments(self, payload: JsonObject) -> list[Instrument]:
+        """v2 ``/api/v2/mix/market/contracts``; also reads the v1 ``umcbl`` list (``BTCUSDT_UMCBL``)."""
+        instruments = []
+        for entry in payload["data"]:
+            if entry.get("symbolType", "perpetual") != "perpetual":
+                continue
+            if entry.get("symbolStatus", "normal") != "normal":
+                continue
+            base, multiplier = _split_multiplier(entry["baseCoin"])
+            if "sizeMultiplier" in entry:
+                lot = Decimal(str(entry["sizeMultiplier"]))
+            else:
+                lot = Decimal(1).scaleb(-int(entry["volumePlace"]))
+            instruments.append(
+                Instrument(
+                    exchange=self.exchange,
+                    # v1 ids carry a product suffix (BTCUSDT_UMCBL); WebSocket instIds never do.
+                    native_symbol=str(entry["symbol"]).split("_")[0],
+                    base=base,
+                    quote=entry["quoteCoin"],
+                    tick_size=Decimal(str(entry["priceEndStep"])).scaleb(-int(entry["pricePlace"])),
+                    lot_size=lot.normalize(),
+                    contract_size=Decimal(1),
+                    inverse=False,
+                    multiplier=multiplier,
+                    funding_interval_s=int(entry.get("fundInterval") or 8) * 3600,
+                )
+            )
+        return instruments
+
+
+def _split_multiplier(base: str) -> tuple[str, Decimal]:
+    for prefix in ("1000000", "10000", "1000"):
+        if base.startswith(prefix) and base[len(prefix) :].isalpha():
+            return base[len(prefix) :], Decimal(prefix)
+    return base, Decimal(1)
+
+
+ADAPTER = BitgetAdapter

@@ -1,0 +1,291 @@
+"""Hyperliquid perpetuals (USDC-margined): WebSocket subscriptions and the ``meta`` info request.
+
+Docs checked:
+- https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/websocket and
+  .../websocket/subscriptions — ``wss://api.hyperliquid.xyz/ws``; ``{"method": "subscribe",
+  "subscription": {"type": ..., "coin": ...}}`` acknowledged on ``subscriptionResponse``; data as
+  ``{"channel": <type>, "data": ...}``; ``trades`` (``side`` "B" = the taker bought, "A" = sold,
+  ``tid``, ``time`` ms), ``l2Book`` (a FULL book of up to 20 levels per side every time, no
+  sequence id), ``bbo``, ``activeAssetCtx`` (``funding`` rate for one hour, ``openInterest`` in
+  coins, ``markPx``, ``oraclePx``).
+- .../websocket/timeouts-and-heartbeats — the server closes a connection that has sent nothing for
+  60 s; ``{"method": "ping"}`` is answered by ``{"channel": "pong"}``.
+- .../api/rate-limits-and-user-limits — 100 connections and 1000 subscriptions per IP; REST weight
+  1200 per minute, ``info`` requests weigh 20 (2 for l2Book and a few others).
+- .../api/info-endpoint/perpetuals — ``POST /info {"type": "meta"}``: ``universe`` of
+  ``{"name", "szDecimals", "maxLeverage", "isDelisted"?}``; prices take at most 5 significant
+  figures and ``6 - szDecimals`` decimals.
+
+Symbols: coin ``BTC`` -> ``BTC-USDC-PERP``. Contracts are quoted and settled in USDC, so the quote
+is USDC (not USD: that would mix them with inverse USD contracts). ``k``-prefixed coins are quoted
+per 1000 units: ``kPEPE`` -> ``PEPE`` with multiplier 1000. Sizes are coins (base units).
+
+``l2Book`` frames are emitted as BookSnapshot; the venue has no sequence id, so
+``BookSequence.last`` carries the book's ``time`` (ms), which increases per coin.
+``activeAssetCtx`` carries no timestamp: its events are stamped with the receive time. Funding is
+paid every hour, on the hour. No liquidation stream is public.
+"""
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from schemas.common import ExchangeId, InstrumentEvent, Side
+from schemas.market_data import BestBidOffer, BookSequence, BookSnapshot, Funding, OpenInterest, Trade
+from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.venue import Channel, RateLimit, RestRequest
+
+_MS = 1_000_000
+_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
+_SIDES = {"B": Side.BUY, "A": Side.SELL}
+FUNDING_INTERVAL_S = 3600
+QUOTE = "USDC"
+_CONTROL_CHANNELS = ("pong", "subscriptionResponse")
+Level = tuple[Decimal, Decimal]
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TypeError(f"not a number: {value!r}")
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return number
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TypeError(f"not an integer: {value!r}")
+    return int(value)
+
+
+def split_coin(name: str) -> tuple[str, Decimal]:
+    """``kPEPE`` -> (``PEPE``, 1000): a lowercase ``k`` marks a coin quoted per thousand."""
+    if len(name) > 1 and name[0] == "k" and name[1:].isupper():
+        return name[1:], Decimal(1000)
+    return name, Decimal(1)
+
+
+class HyperliquidNormalizer:
+    exchange = ExchangeId.HYPERLIQUID
+
+    def __init__(self, catalog: InstrumentCatalog) -> None:
+        self._catalog = catalog
+        self._handlers: dict[str, Callable[[Any, int], list[InstrumentEvent]]] = {
+            "trades": self._trades,
+            "l2Book": self._book,
+            "bbo": self._best_bid_offer,
+            "activeAssetCtx": self._asset_context,
+        }
+
+    def normalize(self, frame: Any, receive_ts: int) -> list[InstrumentEvent]:
+        if not isinstance(frame, dict):
+            raise FrameRejected("malformed", "frame is not an object")
+        channel = frame.get("channel")
+        if channel == "error":
+            raise FrameRejected("venue_error", str(frame.get("data")))
+        if channel in _CONTROL_CHANNELS:
+            return []
+        handler = self._handlers.get(channel) if isinstance(channel, str) else None
+        if handler is None:
+            raise FrameRejected("unknown_event", f"unsupported channel {channel!r}")
+        try:
+            return handler(frame["data"], receive_ts)
+        except FrameRejected:
+            raise
+        except UnknownInstrument as exc:
+            raise FrameRejected("unknown_instrument", str(exc)) from None
+        except _PARSE_ERRORS as exc:
+            raise FrameRejected("malformed", f"{channel}: {type(exc).__name__}: {exc}") from None
+
+    def normalize_rest_snapshot(
+        self, payload: JsonObject, native_symbol: str, receive_ts: int
+    ) -> list[InstrumentEvent]:
+        """``POST /info {"type": "l2Book", "coin": ...}`` answers with the same shape as the stream."""
+        try:
+            return self._book(payload, receive_ts)
+        except FrameRejected:
+            raise
+        except UnknownInstrument as exc:
+            raise FrameRejected("unknown_instrument", str(exc)) from None
+        except _PARSE_ERRORS as exc:
+            raise FrameRejected("malformed", f"l2Book: {type(exc).__name__}: {exc}") from None
+
+    # --- channels --------------------------------------------------------------------------
+
+    def _ids(self, instrument: Instrument, ns: int, receive_ts: int) -> dict[str, Any]:
+        return {
+            "exchange": self.exchange,
+            "symbol": instrument.symbol,
+            "native_symbol": instrument.native_symbol,
+            "exchange_ts": ns,
+            "receive_ts": receive_ts,
+        }
+
+    def _level(self, instrument: Instrument, level: Any) -> Level:
+        price, size = _decimal(level["px"]), _decimal(level["sz"])
+        return instrument.base_price(price), instrument.base_quantity(size, price)
+
+    def _trades(self, data: Any, receive_ts: int) -> list[InstrumentEvent]:
+        if not isinstance(data, list):
+            raise TypeError("trades are not a list")
+        trades: list[InstrumentEvent] = []
+        for row in data:
+            instrument = self._catalog.get(self.exchange, row["coin"])
+            price, size = _decimal(row["px"]), _decimal(row["sz"])
+            trades.append(
+                Trade(
+                    **self._ids(instrument, _integer(row["time"]) * _MS, receive_ts),
+                    trade_id=str(_integer(row["tid"])),
+                    side=_SIDES[row["side"]],
+                    price=instrument.base_price(price),
+                    quantity=instrument.base_quantity(size, price),
+                    notional=instrument.notional(size, price),
+                )
+            )
+        return trades
+
+    def _book(self, data: Any, receive_ts: int) -> list[InstrumentEvent]:
+        instrument = self._catalog.get(self.exchange, data["coin"])
+        bids, asks = data["levels"]
+        ms = _integer(data["time"])
+        return [
+            BookSnapshot(
+                **self._ids(instrument, ms * _MS, receive_ts),
+                sequence=BookSequence(last=ms),
+                bids=[self._level(instrument, level) for level in bids],
+                asks=[self._level(instrument, level) for level in asks],
+            )
+        ]
+
+    def _best_bid_offer(self, data: Any, receive_ts: int) -> list[InstrumentEvent]:
+        instrument = self._catalog.get(self.exchange, data["coin"])
+        bid, ask = data["bbo"]
+        if bid is None or ask is None:
+            return []  # one side of the book is empty
+        (bid_price, bid_size), (ask_price, ask_size) = (
+            self._level(instrument, bid),
+            self._level(instrument, ask),
+        )
+        return [
+            BestBidOffer(
+                **self._ids(instrument, _integer(data["time"]) * _MS, receive_ts),
+                bid_price=bid_price,
+                bid_quantity=bid_size,
+                ask_price=ask_price,
+                ask_quantity=ask_size,
+            )
+        ]
+
+    def _asset_context(self, data: Any, receive_ts: int) -> list[InstrumentEvent]:
+        instrument = self._catalog.get(self.exchange, data["coin"])
+        context = data["ctx"]
+        mark = _decimal(context["markPx"])
+        oracle = _decimal(context["oraclePx"])
+        open_interest = _decimal(context["openInterest"])
+        # The context has no venue timestamp: the receive time is the best available.
+        ids = self._ids(instrument, receive_ts, receive_ts)
+        hour_ns = FUNDING_INTERVAL_S * 1_000_000_000
+        return [
+            Funding(
+                **ids,
+                rate=_decimal(context["funding"]),
+                interval_s=FUNDING_INTERVAL_S,
+                next_funding_ts=(receive_ts // hour_ns + 1) * hour_ns,
+                mark_price=instrument.base_price(mark),
+                index_price=instrument.base_price(oracle),
+            ),
+            OpenInterest(
+                **ids,
+                open_interest=instrument.base_quantity(open_interest, mark),
+                open_interest_notional=instrument.notional(open_interest, mark),
+            ),
+        ]
+
+
+_SUBSCRIPTIONS: dict[Channel, str] = {
+    Channel.TRADES: "trades",
+    Channel.BOOK: "l2Book",
+    Channel.BBO: "bbo",
+    Channel.FUNDING: "activeAssetCtx",
+    Channel.OPEN_INTEREST: "activeAssetCtx",
+}
+
+
+class HyperliquidAdapter:
+    """Protocol facts of Hyperliquid (see the module docstring for the doc pages)."""
+
+    exchange = ExchangeId.HYPERLIQUID
+    ws_url = "wss://api.hyperliquid.xyz/ws"
+    rest_url = "https://api.hyperliquid.xyz"
+    capabilities = frozenset(
+        {Channel.TRADES, Channel.BOOK, Channel.BBO, Channel.FUNDING, Channel.OPEN_INTEREST}
+    )
+    # 1000 subscriptions per IP in total (and 100 connections): keep connections well below it.
+    max_subscriptions_per_connection = 100
+    ping_interval_s: float | None = 30.0
+    stale_after_s = 30.0
+    # 1200 weight per minute per IP.
+    rest_rate_limit = RateLimit(capacity=1200, per_second=20)
+
+    def __init__(self, catalog: InstrumentCatalog) -> None:
+        self.normalizer = HyperliquidNormalizer(catalog)
+
+    def connect_request(self) -> RestRequest | None:
+        return None
+
+    def ws_url_from(self, payload: JsonObject | None = None) -> str:
+        return self.ws_url
+
+    def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        types = sorted({_SUBSCRIPTIONS[c] for c in channels & self.capabilities})
+        return [
+            orjson.dumps({"method": "subscribe", "subscription": {"type": kind, "coin": coin}}).decode()
+            for coin in native_symbols
+            for kind in types
+        ]
+
+    def ping_frame(self) -> str | None:
+        return '{"method":"ping"}'
+
+    def is_control_frame(self, frame: Any) -> bool:
+        return isinstance(frame, dict) and frame.get("channel") in _CONTROL_CHANNELS
+
+    def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
+        return None  # every l2Book push is a full book
+
+    def instruments_request(self) -> RestRequest:
+        # A POST whose params are the JSON body (Hyperliquid's info endpoint takes no query string).
+        return RestRequest("/info", {"type": "meta"}, method="POST", weight=20)
+
+    def parse_instruments(self, payload: JsonObject) -> list[Instrument]:
+        instruments = []
+        for entry in payload["universe"]:
+            name = entry["name"]
+            if entry.get("isDelisted") or not name.isalnum():
+                continue  # delisted, or a builder-deployed "dex:COIN" market
+            base, multiplier = split_coin(name)
+            size_decimals = int(entry["szDecimals"])
+            instruments.append(
+                Instrument(
+                    exchange=self.exchange,
+                    native_symbol=name,
+                    base=base,
+                    quote=QUOTE,
+                    # The finest price step allowed; 5 significant figures make it coarser for
+                    # large prices (BTC trades in whole dollars).
+                    tick_size=Decimal(1).scaleb(-(6 - size_decimals)),
+                    lot_size=Decimal(1).scaleb(-size_decimals),
+                    contract_size=Decimal(1),
+                    inverse=False,
+                    multiplier=multiplier,
+                    funding_interval_s=FUNDING_INTERVAL_S,
+                )
+            )
+        return instruments
+
+
+ADAPTER = HyperliquidAdapter

@@ -1,0 +1,348 @@
+"""KuCoin Futures perpetuals (USDT-margined XBTUSDTM..., inverse XBTUSDM): WebSocket and REST.
+
+Docs (checked 2026): https://www.kucoin.com/docs/websocket/basic-info/apply-connect-token/public-token-no-authentication-required-,
+https://www.kucoin.com/docs/websocket/basic-info/ping,
+https://www.kucoin.com/docs/websocket/futures-trading/public-channels/match-execution-data,
+https://www.kucoin.com/docs/websocket/futures-trading/public-channels/level2-market-data,
+https://www.kucoin.com/docs/websocket/futures-trading/public-channels/get-ticker-v2,
+https://www.kucoin.com/docs/rest/futures-trading/market-data/get-full-order-book-level-2,
+https://www.kucoin.com/docs/rest/futures-trading/market-data/get-symbol-detail,
+https://www.kucoin.com/docs/basic-info/request-rate-limit/rest-api.
+
+Connecting needs a token: POST /api/v1/bullet-public returns the token, the endpoint and the
+server's ``pingInterval``; ``connect_request`` and ``ws_url_from`` expose that handshake.
+
+Frames are ``{"topic", "type": "message", "subject", "data"}``. Sizes are CONTRACTS
+(lots): one XBTUSDTM lot is ``multiplier`` = 0.001 BTC; an inverse lot (XBTUSDM) is 1 USD,
+so base = lots * 1 / price. ``match`` and ``tickerV2`` times are nanoseconds, ``level2``
+times milliseconds.
+
+Book sequence: every ``level2`` message carries ONE change and its ``sequence``:
+``first`` = ``last`` = sequence. The book bootstraps from GET /api/v1/level2/snapshot (its
+``sequence`` is the snapshot's id): drop messages with sequence <= snapshot sequence, then each
+sequence is the previous one + 1.
+
+Funding and open interest have no complete WebSocket feed: ``/contract/instrument`` pushes the
+rate without the next funding time, and no topic carries open interest. Both are read from the
+contract detail (GET /api/v1/contracts/{symbol}), polled like Binance's open interest through
+``open_interest_request`` / ``normalize_open_interest``. KuCoin publishes no liquidation feed.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from schemas.common import ExchangeId, InstrumentEvent, Side
+from schemas.market_data import (
+    BestBidOffer,
+    BookDelta,
+    BookSequence,
+    BookSnapshot,
+    Funding,
+    OpenInterest,
+    Trade,
+)
+from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.venue import Channel, RateLimit, RestRequest
+
+_MS = 1_000_000
+_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
+_BASE_ALIASES = {"XBT": "BTC"}
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    number = Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return number
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return int(value)
+
+
+def _plain(value: Decimal) -> Decimal:
+    """Trailing zeros dropped without scientific notation (100, not 1E+2)."""
+    return Decimal(format(value.normalize(), "f"))
+
+
+def _side(value: Any) -> Side:
+    if value == "buy":
+        return Side.BUY
+    if value == "sell":
+        return Side.SELL
+    raise ValueError(f"unknown side {value!r}")
+
+
+class KucoinFuturesNormalizer:
+    exchange = ExchangeId.KUCOIN_FUTURES
+
+    def __init__(self, catalog: InstrumentCatalog) -> None:
+        self._catalog = catalog
+
+    def normalize(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
+        if not isinstance(frame, dict):
+            raise FrameRejected("malformed", "frame is not an object")
+        kind = frame.get("type")
+        if kind in ("welcome", "ack", "pong"):
+            return []
+        if kind == "error":
+            raise FrameRejected("venue_error", f"{frame.get('code')}: {frame.get('data')}")
+        if kind != "message":
+            raise FrameRejected("unknown_event", f"unsupported frame type {kind!r}")
+        subject, topic = frame.get("subject"), frame.get("topic")
+        try:
+            data = frame["data"]
+            if subject == "match":
+                return [self._trade(data, receive_ts)]
+            if subject == "level2":
+                # The symbol is only in the topic: /contractMarket/level2:XBTUSDTM
+                if not isinstance(topic, str) or not topic.startswith("/contractMarket/level2:"):
+                    raise FrameRejected("unknown_event", f"level2 subject on topic {topic!r}")
+                return [self._level2(topic.partition(":")[2], data, receive_ts)]
+            if subject in ("tickerV2", "ticker"):
+                return [self._ticker(data, receive_ts)]
+        except FrameRejected:
+            raise
+        except UnknownInstrument as exc:
+            raise FrameRejected("unknown_instrument", str(exc)) from None
+        except _PARSE_ERRORS as exc:
+            raise FrameRejected("malformed", f"{subject}: {type(exc).__name__}: {exc}") from None
+        raise FrameRejected("unknown_event", f"unsupported subject {subject!r} on {topic!r}")
+
+    def normalize_rest_snapshot(
+        self, payload: JsonObject, native_symbol: str, receive_ts: int
+    ) -> list[InstrumentEvent]:
+        """GET /api/v1/level2/snapshot: ``{"code", "data": {"symbol", "sequence", "asks", "bids", "ts"}}``."""
+        try:
+            data = payload.get("data", payload)
+            instrument = self._catalog.get(self.exchange, native_symbol)
+            return [
+                BookSnapshot(
+                    **self._ids(instrument, _int(data["ts"]), receive_ts),  # ns
+                    sequence=BookSequence(last=_int(data["sequence"])),
+                    bids=self._levels(instrument, data["bids"]),
+                    asks=self._levels(instrument, data["asks"]),
+                )
+            ]
+        except UnknownInstrument as exc:
+            raise FrameRejected("unknown_instrument", str(exc)) from None
+        except _PARSE_ERRORS as exc:
+            raise FrameRejected("malformed", f"level2 snapshot: {type(exc).__name__}: {exc}") from None
+
+    def normalize_open_interest(self, payload: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
+        """GET /api/v1/contracts/{symbol}: open interest in lots, and the funding the venue quotes.
+
+        ``nextFundingRateTime`` is the time LEFT until the next settlement, in ms, so the next
+        funding time is reckoned from the receive time; the contract detail carries no timestamp.
+        """
+        try:
+            data = payload.get("data", payload)
+            instrument = self._catalog.get(self.exchange, data["symbol"])
+            ids = self._ids(instrument, receive_ts, receive_ts)
+            mark = _decimal(data["markPrice"])
+            lots = _decimal(data["openInterest"])
+            events: list[InstrumentEvent] = [
+                OpenInterest(
+                    **ids,
+                    open_interest=instrument.base_quantity(lots, mark),
+                    open_interest_notional=instrument.notional(lots, mark),
+                )
+            ]
+            if data.get("fundingFeeRate") is not None and data.get("nextFundingRateTime") is not None:
+                granularity_ms = data.get("fundingRateGranularity")
+                events.append(
+                    Funding(
+                        **ids,
+                        rate=_decimal(data["fundingFeeRate"]),
+                        interval_s=_int(granularity_ms) // 1000
+                        if granularity_ms
+                        else instrument.funding_interval_s,
+                        next_funding_ts=receive_ts + _int(data["nextFundingRateTime"]) * _MS,
+                        mark_price=mark,
+                        index_price=_decimal(data["indexPrice"]) if data.get("indexPrice") else None,
+                    )
+                )
+            return events
+        except UnknownInstrument as exc:
+            raise FrameRejected("unknown_instrument", str(exc)) from None
+        except _PARSE_ERRORS as exc:
+            raise FrameRejected("malformed", f"contract detail: {type(exc).__name__}: {exc}") from None
+
+    # --- subjects --------------------------------------------------------------------------
+
+    def _ids(self, instrument: Instrument, ns: int, receive_ts: int) -> dict[str, Any]:
+        return {
+            "exchange": self.exchange,
+            "symbol": instrument.symbol,
+            "native_symbol": instrument.native_symbol,
+            "exchange_ts": ns,
+            "receive_ts": receive_ts,
+        }
+
+    def _levels(self, instrument: Instrument, levels: Any) -> list[tuple[Decimal, Decimal]]:
+        out = []
+        for price_value, lots_value in levels:
+            price, lots = _decimal(price_value), _decimal(lots_value)
+            out.append((instrument.base_price(price), instrument.base_quantity(lots, price)))
+        return out
+
+    def _trade(self, data: JsonObject, receive_ts: int) -> Trade:
+        instrument = self._catalog.get(self.exchange, data["symbol"])
+        price, lots = _decimal(data["price"]), _decimal(data["size"])
+        return Trade(
+            **self._ids(instrument, _int(data["ts"]), receive_ts),  # ns
+            trade_id=str(data["tradeId"]),
+            side=_side(data["side"]),  # the taker's side
+            price=instrument.base_price(price),
+            quantity=instrument.base_quantity(lots, price),
+            notional=instrument.notional(lots, price),
+        )
+
+    def _level2(self, native_symbol: str, data: JsonObject, receive_ts: int) -> BookDelta:
+        instrument = self._catalog.get(self.exchange, native_symbol)
+        price_text, side, lots_text = data["change"].split(",")
+        (level,) = self._levels(instrument, [[price_text, lots_text]])
+        if side not in ("buy", "sell"):
+            raise ValueError(f"unknown book side {side!r}")
+        sequence = _int(data["sequence"])
+        return BookDelta(
+            **self._ids(instrument, _int(data["timestamp"]) * _MS, receive_ts),
+            sequence=BookSequence(first=sequence, last=sequence),
+            bids=[level] if side == "buy" else [],
+            asks=[level] if side == "sell" else [],
+        )
+
+    def _ticker(self, data: JsonObject, receive_ts: int) -> BestBidOffer:
+        instrument = self._catalog.get(self.exchange, data["symbol"])
+        (bid_price, bid_qty), (ask_price, ask_qty) = self._levels(
+            instrument,
+            [[data["bestBidPrice"], data["bestBidSize"]], [data["bestAskPrice"], data["bestAskSize"]]],
+        )
+        return BestBidOffer(
+            **self._ids(instrument, _int(data["ts"]), receive_ts),  # ns
+            bid_price=bid_price,
+            bid_quantity=bid_qty,
+            ask_price=ask_price,
+            ask_quantity=ask_qty,
+            sequence=_int(data["sequence"]),
+        )
+
+
+_TOPICS: dict[Channel, str] = {
+    Channel.TRADES: "/contractMarket/execution",
+    Channel.BOOK: "/contractMarket/level2",
+    Channel.BBO: "/contractMarket/tickerV2",
+}
+_SYMBOLS_PER_TOPIC = 100  # one subscribe may list up to 100 symbols, comma separated
+
+
+class KucoinFuturesAdapter:
+    """Protocol facts of KuCoin Futures.
+
+    The WebSocket URL is issued per connection by POST /api/v1/bullet-public together with
+    ``pingInterval`` (18 s documented) and ``pingTimeout``; the client pings with
+    ``{"id", "type": "ping"}`` at that interval. A session holds at most 100 topic
+    subscriptions (error 509 beyond). REST (public resource pool): 2,000 weight per 30 s;
+    the level2 snapshot and the contract detail weigh 3, the token request 10.
+    """
+
+    exchange = ExchangeId.KUCOIN_FUTURES
+    ws_url = "wss://ws-api-futures.kucoin.com/"  # placeholder: the real URL comes with the token
+    rest_url = "https://api-futures.kucoin.com"
+    capabilities = frozenset(
+        {Channel.TRADES, Channel.BOOK, Channel.BBO, Channel.FUNDING, Channel.OPEN_INTEREST}
+    )
+    max_subscriptions_per_connection = 100
+    stale_after_s = 30.0
+    rest_rate_limit = RateLimit(capacity=2000, per_second=2000 / 30)
+
+    def __init__(self, catalog: InstrumentCatalog) -> None:
+        self.normalizer = KucoinFuturesNormalizer(catalog)
+        self.ping_interval_s: float | None = 18.0  # replaced by the token's pingInterval
+
+    def connect_request(self) -> RestRequest | None:
+        return RestRequest("/api/v1/bullet-public", method="POST", weight=10)
+
+    def ws_url_from(self, payload: JsonObject | None) -> str:
+        """The URL to connect to, from the bullet-public response; adopts its ping interval."""
+        try:
+            data: Any = payload["data"] if payload is not None else None
+            server = data["instanceServers"][0]
+            token, endpoint = data["token"], server["endpoint"]
+            if not isinstance(token, str) or not isinstance(endpoint, str) or not token:
+                raise TypeError("token and endpoint must be strings")
+            interval_ms = server.get("pingInterval")
+            if interval_ms:
+                self.ping_interval_s = _int(interval_ms) / 1000
+        except _PARSE_ERRORS as exc:
+            raise FrameRejected("malformed", f"bullet-public response: {type(exc).__name__}: {exc}") from None
+        return f"{endpoint}?token={token}&connectId=perpwatch"
+
+    def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        frames: list[dict[str, Any]] = []
+        for channel in sorted(channels & self.capabilities):
+            topic = _TOPICS.get(channel)
+            if topic is None:
+                continue  # funding and open interest are polled over REST
+            for i in range(0, len(native_symbols), _SYMBOLS_PER_TOPIC):
+                symbols = ",".join(native_symbols[i : i + _SYMBOLS_PER_TOPIC])
+                frames.append(
+                    {
+                        "id": str(len(frames) + 1),
+                        "type": "subscribe",
+                        "topic": f"{topic}:{symbols}",
+                        "privateChannel": False,
+                        "response": True,
+                    }
+                )
+        return [orjson.dumps(frame).decode() for frame in frames]
+
+    def ping_frame(self) -> str | None:
+        return '{"id":"perpwatch-ping","type":"ping"}'
+
+    def is_control_frame(self, frame: Any) -> bool:
+        return isinstance(frame, dict) and frame.get("type") in ("welcome", "ack", "pong")
+
+    def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
+        return RestRequest("/api/v1/level2/snapshot", {"symbol": native_symbol}, weight=3)
+
+    def open_interest_request(self, native_symbol: str) -> RestRequest:
+        """Contract detail: open interest AND the current funding rate with its next time."""
+        return RestRequest(f"/api/v1/contracts/{native_symbol}", weight=3)
+
+    def instruments_request(self) -> RestRequest:
+        return RestRequest("/api/v1/contracts/active", weight=3)
+
+    def parse_instruments(self, payload: JsonObject) -> list[Instrument]:
+        instruments = []
+        for entry in payload["data"]:
+            # FFWCSX is KuCoin's code for a perpetual swap.
+            if entry.get("type") != "FFWCSX" or entry.get("status") != "Open":
+                continue
+            base = entry["baseCurrency"]
+            granularity_ms = entry.get("fundingRateGranularity")
+            instruments.append(
+                Instrument(
+                    exchange=self.exchange,
+                    native_symbol=entry["symbol"],
+                    base=_BASE_ALIASES.get(base, base),
+                    quote=entry["quoteCurrency"],
+                    tick_size=_plain(Decimal(str(entry["tickSize"]))),
+                    lot_size=_plain(Decimal(str(entry["lotSize"]))),
+                    # Inverse lots have multiplier -1 (1 USD, paid in coin): the size is its magnitude.
+                    contract_size=_plain(abs(Decimal(str(entry["multiplier"])))),
+                    inverse=bool(entry.get("isInverse")),
+                    funding_interval_s=int(granularity_ms) // 1000 if granularity_ms else 8 * 3600,
+                )
+            )
+        return instruments
+
+
+ADAPTER = KucoinFuturesAdapter

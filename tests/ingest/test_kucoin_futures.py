@@ -1,0 +1,382 @@
+"""KuCoin Futures parsing on real frames from ../shared/data/ccxt-ws/kucoinfutures.json: exact values.
+
+../shared/data has no KuCoin Futures ``level2`` capture (cryptofeed's KUCOIN files are spot), so
+the book chain is checked on frames of the documented shape.
+"""
+
+import contextlib
+import copy
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, OpenInterest, Side, Trade
+from services.ingest.instruments import load_snapshot
+from services.ingest.normalizer import FrameRejected
+from services.ingest.venue import Channel
+from services.ingest.venues.kucoin_futures import KucoinFuturesAdapter, KucoinFuturesNormalizer
+
+RECEIVED = 1_786_541_300_000_000_000
+
+
+@pytest.fixture(scope="module")
+def normalizer() -> KucoinFuturesNormalizer:
+    return KucoinFuturesNormalizer(load_snapshot())
+
+
+@pytest.fixture(scope="module")
+def frames(shared_data: Path) -> dict[str, list[dict[str, Any]]]:
+    path = shared_data / "ccxt-ws" / "kucoinfutures.json"
+    if not path.exists():
+        pytest.skip(f"KuCoin Futures capture not found at {path}")
+    document = orjson.loads(path.read_bytes())
+    return {
+        method: [m for case in cases for m in case["messages"]]
+        for method, cases in document["methods"].items()
+    }
+
+
+def test_match_is_a_trade(
+    normalizer: KucoinFuturesNormalizer, frames: dict[str, list[dict[str, Any]]]
+) -> None:
+    welcome, ack, first, *_ = frames["watchTrades"]
+    assert normalizer.normalize(welcome, RECEIVED) == normalizer.normalize(ack, RECEIVED) == []
+    # {"symbol":"XBTUSDTM","sequence":1940498726489,"side":"sell","size":4,"price":"63990.6","tradeId":...,"ts":...ns}
+    [trade] = normalizer.normalize(first, RECEIVED)
+    assert isinstance(trade, Trade)
+    assert trade.symbol == "BTC-USDT-PERP"
+    assert trade.native_symbol == "XBTUSDTM"
+    assert trade.trade_id == "1940498726489"
+    assert trade.side is Side.SELL
+    assert trade.price == Decimal("63990.6")
+    assert trade.quantity == Decimal("0.004")  # 4 lots of 0.001 BTC
+    assert trade.notional == Decimal("255.9624")  # ccxt's cost agrees
+    assert trade.exchange_ts == 1_786_540_805_418_000_000  # already nanoseconds
+
+
+def test_lots_convert_to_base_on_real_frames(
+    normalizer: KucoinFuturesNormalizer, frames: dict[str, list[dict[str, Any]]]
+) -> None:
+    sizes = [
+        event.quantity
+        for f in frames["watchTrades"][2:]
+        for event in normalizer.normalize(f, RECEIVED)
+        if isinstance(event, Trade)
+    ]
+    assert sizes == [Decimal("0.004"), Decimal("0.053"), Decimal("0.100")]
+
+
+def test_inverse_lots_are_usd() -> None:
+    frame = {
+        "topic": "/contractMarket/execution:XBTUSDM",
+        "type": "message",
+        "subject": "match",
+        "data": {
+            "symbol": "XBTUSDM",
+            "sequence": 1,
+            "side": "buy",
+            "size": 500,
+            "price": "62500",
+            "tradeId": "t",
+            "ts": 1,
+        },
+    }
+    [trade] = KucoinFuturesNormalizer(load_snapshot()).normalize(frame, RECEIVED)
+    assert isinstance(trade, Trade)
+    assert trade.symbol == "BTC-USD-PERP"
+    assert (trade.quantity, trade.notional) == (Decimal("0.008"), Decimal(500))
+
+
+def test_ticker_is_the_bbo(
+    normalizer: KucoinFuturesNormalizer, frames: dict[str, list[dict[str, Any]]]
+) -> None:
+    [bbo] = normalizer.normalize(frames["watchTicker"][2], RECEIVED)
+    assert isinstance(bbo, BestBidOffer)
+    assert (bbo.bid_price, bbo.bid_quantity) == (Decimal("64006.5"), Decimal("1.410"))
+    assert (bbo.ask_price, bbo.ask_quantity) == (Decimal("64006.6"), Decimal("0.696"))
+    assert bbo.sequence == 1940498762797
+    assert bbo.exchange_ts == 1_786_540_854_233_000_000
+
+
+def test_depth5_is_not_subscribed_and_not_guessed(
+    normalizer: KucoinFuturesNormalizer, frames: dict[str, list[dict[str, Any]]]
+) -> None:
+    with pytest.raises(FrameRejected) as rejected:
+        normalizer.normalize(frames["watchOrderBook"][2], RECEIVED)
+    assert rejected.value.error_type == "unknown_event"
+
+
+def _level2(sequence: int, change: str) -> dict[str, Any]:
+    # Shape of /contractMarket/level2 in the KuCoin Futures docs.
+    return {
+        "topic": "/contractMarket/level2:XBTUSDTM",
+        "type": "message",
+        "subject": "level2",
+        "data": {"sequence": sequence, "change": change, "timestamp": 1786541277620},
+    }
+
+
+def test_level2_snapshot_then_changes_chain(normalizer: KucoinFuturesNormalizer) -> None:
+    snapshot_payload = {
+        "code": "200000",
+        "data": {
+            "symbol": "XBTUSDTM",
+            "sequence": 100,
+            "asks": [[63922.2, 197], [63923.7, 6]],
+            "bids": [[63922.1, 2240]],
+            "ts": 1786541277620000000,
+        },
+    }
+    [snapshot] = normalizer.normalize_rest_snapshot(snapshot_payload, "XBTUSDTM", RECEIVED)
+    assert isinstance(snapshot, BookSnapshot)
+    assert snapshot.sequence.last == 100
+    assert snapshot.asks[0] == (Decimal("63922.2"), Decimal("0.197"))
+    assert snapshot.exchange_ts == 1_786_541_277_620_000_000
+    deltas = [
+        event
+        for frame in (
+            _level2(99, "63920,buy,3"),
+            _level2(101, "63922.1,buy,0"),
+            _level2(102, "63923.7,sell,10"),
+        )
+        for event in normalizer.normalize(frame, RECEIVED)
+        if isinstance(event, BookDelta)
+    ]
+    assert len(deltas) == 3
+    assert deltas[1].bids == [(Decimal("63922.1"), Decimal(0))]
+    assert deltas[2].asks == [(Decimal("63923.7"), Decimal("0.010"))]
+    # KuCoin's rule: drop sequence <= snapshot's, then each sequence is the previous + 1.
+    book_at, gaps = snapshot.sequence.last, 0
+    for delta in deltas:
+        assert isinstance(delta, BookDelta)
+        if delta.sequence.last <= book_at:
+            continue
+        gaps += delta.sequence.first != book_at + 1
+        book_at = delta.sequence.last
+    assert (book_at, gaps) == (102, 0)
+
+
+def test_contract_detail_is_open_interest_and_funding() -> None:
+    payload = {
+        "code": "200000",
+        "data": {
+            "symbol": "XBTUSDTM",
+            "markPrice": 64000.0,
+            "indexPrice": 63990.5,
+            "openInterest": "8500000",
+            "fundingFeeRate": 0.0001,
+            "nextFundingRateTime": 3600000,
+            "fundingRateGranularity": 28800000,
+        },
+    }
+    open_interest, funding = KucoinFuturesNormalizer(load_snapshot()).normalize_open_interest(
+        payload, RECEIVED
+    )
+    assert isinstance(open_interest, OpenInterest)
+    assert open_interest.open_interest == Decimal("8500.000")
+    assert open_interest.open_interest_notional == Decimal("8500.000") * Decimal("64000.0")
+    assert isinstance(funding, Funding)
+    assert (funding.rate, funding.interval_s) == (Decimal("0.0001"), 28800)
+    assert funding.next_funding_ts == RECEIVED + 3_600_000_000_000
+
+
+def test_token_handshake_gives_the_url_and_ping_interval() -> None:
+    adapter = KucoinFuturesAdapter(load_snapshot())
+    request = adapter.connect_request()
+    assert request is not None
+    assert (request.method, request.path) == ("POST", "/api/v1/bullet-public")
+    bullet = {
+        "code": "200000",
+        "data": {
+            "token": "2neAiuYvAU61ZDXANAGAsiL4",
+            "instanceServers": [
+                {
+                    "endpoint": "wss://ws-api-futures.kucoin.com/",
+                    "encrypt": True,
+                    "protocol": "websocket",
+                    "pingInterval": 18000,
+                    "pingTimeout": 10000,
+                }
+            ],
+        },
+    }
+    assert (
+        adapter.ws_url_from(bullet)
+        == "wss://ws-api-futures.kucoin.com/?token=2neAiuYvAU61ZDXANAGAsiL4&connectId=perpwatch"
+    )
+    assert adapter.ping_interval_s == 18.0
+    with pytest.raises(FrameRejected):
+        adapter.ws_url_from({"code": "400100"})
+
+
+def test_parse_instruments_on_the_documented_response() -> None:
+    payload = {
+        "code": "200000",
+        "data": [
+            {
+                "symbol": "XBTUSDTM",
+                "type": "FFWCSX",
+                "baseCurrency": "XBT",
+                "quoteCurrency": "USDT",
+                "multiplier": 0.001,
+                "lotSize": 1,
+                "tickSize": 0.1,
+                "isInverse": False,
+                "status": "Open",
+                "fundingRateGranularity": 28800000,
+            },
+            {
+                "symbol": "XBTUSDM",
+                "type": "FFWCSX",
+                "baseCurrency": "XBT",
+                "quoteCurrency": "USD",
+                "multiplier": -1,
+                "lotSize": 1,
+                "tickSize": 1.0,
+                "isInverse": True,
+                "status": "Open",
+            },
+            {
+                "symbol": "XBTMZ26",
+                "type": "FFICSX",
+                "baseCurrency": "XBT",
+                "quoteCurrency": "USD",
+                "multiplier": -1,
+                "lotSize": 1,
+                "tickSize": 1,
+                "isInverse": True,
+                "status": "Open",
+            },
+        ],
+    }
+    linear, inverse = KucoinFuturesAdapter(load_snapshot()).parse_instruments(payload)
+    snapshot = load_snapshot()
+    assert (linear.symbol, linear.contract_size) == ("BTC-USDT-PERP", Decimal("0.001"))
+    assert (inverse.symbol, inverse.contract_size, inverse.inverse) == ("BTC-USD-PERP", Decimal(1), True)
+    assert snapshot.get(linear.exchange, "XBTUSDTM") == linear
+    assert snapshot.get(inverse.exchange, "XBTUSDM") == inverse
+
+
+def test_adapter_protocol_facts() -> None:
+    adapter = KucoinFuturesAdapter(load_snapshot())
+    frames = [orjson.loads(f) for f in adapter.subscribe_frames(frozenset(Channel), ["XBTUSDTM", "ETHUSDTM"])]
+    assert sorted(f["topic"] for f in frames) == [
+        "/contractMarket/execution:XBTUSDTM,ETHUSDTM",
+        "/contractMarket/level2:XBTUSDTM,ETHUSDTM",
+        "/contractMarket/tickerV2:XBTUSDTM,ETHUSDTM",
+    ]
+    assert Channel.LIQUIDATIONS not in adapter.capabilities
+    assert orjson.loads(adapter.ping_frame() or "")["type"] == "ping"
+    assert adapter.is_control_frame({"id": "perpwatch-ping", "type": "pong", "timestamp": 1})
+    assert not adapter.is_control_frame(
+        {"id": "1", "type": "error", "code": 509, "data": "exceed max subscription"}
+    )
+    snapshot_request = adapter.book_snapshot_request("XBTUSDTM")
+    assert snapshot_request is not None
+    assert snapshot_request.path == "/api/v1/level2/snapshot"
+    assert adapter.open_interest_request("XBTUSDTM").path == "/api/v1/contracts/XBTUSDTM"
+
+
+_MATCH = {
+    "symbol": "XBTUSDTM",
+    "sequence": 1,
+    "side": "buy",
+    "size": 1,
+    "price": "1",
+    "tradeId": "1",
+    "ts": 1,
+}
+
+
+@pytest.mark.parametrize(
+    ("frame", "error_type"),
+    [
+        ({"type": "message", "subject": "match", "data": {"symbol": "XBTUSDTM"}}, "malformed"),
+        (
+            {"type": "message", "subject": "match", "data": {**_MATCH, "symbol": "NOPEUSDTM"}},
+            "unknown_instrument",
+        ),
+        ({"type": "message", "subject": "match", "data": {**_MATCH, "side": "up"}}, "malformed"),
+        ({"type": "message", "subject": "match", "data": {**_MATCH, "price": "-5"}}, "malformed"),
+        (_level2(5, "1,middle,1"), "malformed"),
+        (_level2(5, "1,buy"), "malformed"),
+        ({"type": "message", "subject": "level2", "topic": "/other:XBTUSDTM", "data": {}}, "unknown_event"),
+        ({"type": "message", "subject": "snapshot.24h", "data": {}}, "unknown_event"),
+        ({"id": "1", "type": "error", "code": 404, "data": "topic /x does not exist"}, "venue_error"),
+        ({"type": "notice"}, "unknown_event"),
+    ],
+)
+def test_bad_frames_are_rejected_with_a_reason(frame: dict[str, Any], error_type: str) -> None:
+    with pytest.raises(FrameRejected) as rejected:
+        KucoinFuturesNormalizer(load_snapshot()).normalize(frame, RECEIVED)
+    assert rejected.value.error_type == error_type
+
+
+_json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+_json = st.recursive(
+    _json_scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+_DELETE = object()
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(node, dict):
+        for key, child in node.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(node, list):
+        for index, child in enumerate(node[:3]):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+def _mutated(frame: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value if value is not _DELETE else {}
+    clone = copy.deepcopy(frame)
+    parent = clone
+    for step in path[:-1]:
+        parent = parent[step]
+    if value is _DELETE:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return clone
+
+
+@settings(max_examples=250, deadline=None)
+@given(data=st.data())
+def test_mutated_real_frames_never_raise_anything_but_frame_rejected(
+    frames: dict[str, list[dict[str, Any]]], data: st.DataObject
+) -> None:
+    normalizer = KucoinFuturesNormalizer(load_snapshot())
+    pool = [f for method in frames.values() for f in method] + [_level2(7, "63920,buy,3")]
+    frame = data.draw(st.sampled_from(pool))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(_paths(frame)))
+        frame = _mutated(frame, path, data.draw(_json | st.just(_DELETE)))
+    if not isinstance(frame, dict):
+        frame = {"data": frame}
+    with contextlib.suppress(FrameRejected):
+        normalizer.normalize(frame, RECEIVED)
+    with contextlib.suppress(FrameRejected):
+        normalizer.normalize_rest_snapshot(frame, "XBTUSDTM", RECEIVED)
+    with contextlib.suppress(FrameRejected):
+        normalizer.normalize_open_interest(frame, RECEIVED)
+
+
+@settings(max_examples=150, deadline=None)
+@given(subject=st.sampled_from(["match", "level2", "tickerV2", "ticker"]), data=_json)
+def test_random_frames_never_raise_anything_but_frame_rejected(subject: str, data: Any) -> None:
+    frame = {"topic": "/contractMarket/level2:XBTUSDTM", "type": "message", "subject": subject, "data": data}
+    with contextlib.suppress(FrameRejected):
+        KucoinFuturesNormalizer(load_snapshot()).normalize(frame, RECEIVED)
