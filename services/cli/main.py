@@ -28,7 +28,10 @@ console = Console(stderr=True)
 
 
 def _services() -> dict[str, str]:
-    return {"book-builder": "md.book.v1 -> validated books -> book.bbo.v1 + book_bbo rows"}
+    return {
+        "ingest": "venue WebSockets -> normalized md.* topics (PERPWATCH_INGEST_FEEDS)",
+        "book-builder": "md.book.v1 -> validated books -> book.bbo.v1 + book_bbo rows",
+    }
 
 
 @app.command()
@@ -37,6 +40,11 @@ def run(service: Annotated[str, typer.Argument(help="Service to run, e.g. book-b
     from services.runtime.service import run_service
 
     settings = get_settings()
+    if service == "ingest":
+        from services.ingest.service import run_ingest
+
+        run_ingest(settings)
+        return
     if service == "book-builder":
         from services.book_builder.service import BookBuilderProcessor
 
@@ -163,17 +171,18 @@ def _parse_speed(speed: str) -> float | None:
 @app.command()
 def replay(
     file: Annotated[
-        Path, typer.Argument(help="Capture file (hftbacktest format: '<ns> <json>' lines, gzip).")
+        Path, typer.Argument(help="Capture file: hftbacktest, cryptofeed sample_data or perpwatch capture.")
     ],
     speed: Annotated[str, typer.Option(help="Multiple of recorded time, or 'max'.")] = "max",
+    fmt: Annotated[str, typer.Option("--format", help="hftbacktest, cryptofeed, capture or auto.")] = "auto",
     exchange: Annotated[
-        ExchangeId, typer.Option(help="Venue the capture comes from.")
-    ] = ExchangeId.BINANCE_USDM,
+        ExchangeId | None, typer.Option(help="Venue the capture comes from (default: from the file).")
+    ] = None,
 ) -> None:
     """Publish a recorded capture into the md.* topics through the live normalizers."""
     from services.cli.progress import replay_with_progress
 
-    stats = replay_with_progress(file, get_settings(), exchange=exchange, speed=_parse_speed(speed))
+    stats = replay_with_progress(file, get_settings(), exchange=exchange, speed=_parse_speed(speed), fmt=fmt)
     console.print(
         orjson.dumps({"frames": stats.frames, "events": stats.events, "rejected": stats.rejected}).decode()
     )
@@ -183,11 +192,14 @@ def replay(
 def normalize(
     file: Annotated[Path, typer.Argument(help="Capture file.")],
     exchange: Annotated[
-        ExchangeId, typer.Option(help="Venue the frames come from.")
-    ] = ExchangeId.BINANCE_USDM,
+        ExchangeId | None, typer.Option(help="Venue the frames come from (default: from the file).")
+    ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="raw (one JSON frame per line) or hftbacktest.")
-    ] = "hftbacktest",
+        str,
+        typer.Option(
+            "--format", help="raw (one JSON frame per line), hftbacktest, cryptofeed, capture or auto."
+        ),
+    ] = "auto",
 ) -> None:
     """Print the normalized events of a capture as JSONL on stdout (no Kafka, no database)."""
     from services.cli.normalize import normalize_file
@@ -206,6 +218,15 @@ def up(
     from services.cli.up import run_local_pipeline
 
     raise typer.Exit(run_local_pipeline(get_settings(), speed=_parse_speed(speed), stop_stack=stop_stack))
+
+
+def _mount_subcommands() -> None:
+    from services.ingest.cli import register
+
+    register(app)
+
+
+_mount_subcommands()
 
 
 def main() -> None:

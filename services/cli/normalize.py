@@ -4,50 +4,37 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-import orjson
-
 from schemas.common import ExchangeId
-from services.ingest.captures import CapturedFrame, native_symbol_of, read_hftbacktest
-from services.ingest.instruments import load_snapshot
 from services.ingest.normalizer import FrameRejected
+from services.ingest.replay import normalize_frame, open_capture
 from services.ingest.topics import topic_for
-from services.ingest.venues import normalizer_for
+
+FORMATS = ("auto", "raw", "hftbacktest", "cryptofeed", "capture")
 
 
-def _raw_frames(path: Path) -> list[CapturedFrame]:
-    return [
-        CapturedFrame(0, line.strip(), line.startswith(b'{"lastUpdateId"'))
-        for line in path.read_bytes().splitlines()
-        if line.strip()
-    ]
+def normalize_file(path: Path, exchange: ExchangeId | None, fmt: str, out: BinaryIO) -> int:
+    """Writes one JSON line per event (``{"topic", "key", "event"}``); returns rejected frames.
 
-
-def normalize_file(path: Path, exchange: ExchangeId, fmt: str, out: BinaryIO) -> int:
-    """Writes one JSON line per event (``{"topic", "key", "event"}``); returns rejected frames."""
-    normalizer = normalizer_for(exchange, load_snapshot())
-    if fmt == "hftbacktest":
-        frames = read_hftbacktest(path)
-        symbol = native_symbol_of(path)
-    elif fmt == "raw":
-        frames = iter(_raw_frames(path))
-        symbol = None
-    else:
-        raise SystemExit(f"unknown format {fmt!r}: use raw or hftbacktest")
+    ``fmt``: raw (one JSON frame per line), hftbacktest, cryptofeed (``sample_data``: received
+    frames, plus REST snapshots from the sibling ``.http.`` files), capture (``perpwatch
+    capture``), or auto. A capture that names its venue (capture header, cryptofeed file name)
+    is parsed as that venue.
+    """
+    if fmt not in FORMATS:
+        raise SystemExit(f"unknown format {fmt!r}: use {', '.join(FORMATS)}")
+    try:
+        capture = open_capture(path, exchange=exchange, fmt=fmt)
+    except (FileNotFoundError, NotImplementedError) as exc:
+        raise SystemExit(str(exc)) from None
     rejected = 0
-    for frame in frames:
+    for frame in capture.frames:
         try:
-            payload = frame.decode()
-            if frame.is_rest_snapshot:
-                if symbol is None:
-                    raise FrameRejected("unknown_instrument", "REST snapshot without a known symbol")
-                events = normalizer.normalize_rest_snapshot(payload, symbol, frame.receive_ts)
-            else:
-                events = normalizer.normalize(payload, frame.receive_ts)
-        except (FrameRejected, orjson.JSONDecodeError) as exc:
+            events = normalize_frame(capture.adapter, frame)
+        except FrameRejected as exc:
             rejected += 1
-            print(f"rejected: {exc}: {frame.raw[:200]!r}", file=sys.stderr)
+            print(f"rejected ({exc.error_type}): {exc.reason}: {frame.raw[:200]!r}", file=sys.stderr)
             continue
-        for event in events:
+        for event in events or ():
             line = b'{"topic":"%s","key":"%s","event":%s}\n' % (
                 topic_for(event).encode(),
                 event.key.encode(),

@@ -12,8 +12,9 @@ from services.runtime.settings import Settings
 
 
 def replay_with_progress(
-    path: Path, settings: Settings, *, exchange: ExchangeId, speed: float | None
+    path: Path, settings: Settings, *, exchange: ExchangeId | None, speed: float | None, fmt: str = "auto"
 ) -> ReplayStats:
+    """Replay with a progress bar; the total is the file's line count (frames plus markers)."""
     import asyncio
 
     if not path.exists():
@@ -36,6 +37,8 @@ def replay_with_progress(
             if stats.frames % 500 == 0 or stats.frames == total:
                 progress.update(task, completed=stats.frames, events=sum(stats.events.values()))
 
-        stats = asyncio.run(replay_capture(path, settings, exchange=exchange, speed=speed, on_frame=advance))
-        progress.update(task, completed=stats.frames, events=sum(stats.events.values()))
+        stats = asyncio.run(
+            replay_capture(path, settings, exchange=exchange, speed=speed, on_frame=advance, fmt=fmt)
+        )
+        progress.update(task, completed=total, events=sum(stats.events.values()))
     return stats

@@ -1,32 +1,60 @@
 """``perpwatch replay``: publish a recorded capture through the live normalizers into Kafka.
 
-Frames go through exactly the parsers the live connectors use; a frame a parser rejects goes to
-the dead-letter topic with its reason. ``speed`` paces by the recorded receive times (10 = ten
-times faster than recorded); ``None`` publishes as fast as the broker takes it.
+Frames go through exactly the parsing path the live connectors use (``connector.parse``); a
+frame the parser rejects goes to the dead-letter topic with its reason. ``speed`` paces by the
+recorded receive times (10 = ten times faster than recorded); ``None`` publishes as fast as the
+broker takes it. Captures in the hftbacktest, cryptofeed ``sample_data`` and ``perpwatch
+capture`` formats are recognised by ``captures.detect_format``.
 """
 
 import asyncio
+import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
-from schemas.common import ExchangeId
-from services.ingest.captures import native_symbol_of, read_hftbacktest
+from schemas.common import ExchangeId, InstrumentEvent
+from services.ingest.captures import (
+    FORMATS,
+    CapturedFrame,
+    capture_header,
+    cryptofeed_exchange,
+    detect_format,
+    native_symbol_of,
+    read_capture,
+    read_cryptofeed,
+    read_hftbacktest,
+    read_raw,
+    snapshot_matcher,
+)
+from services.ingest.connector.parse import (
+    normalize_raw,
+    normalize_rest_open_interest,
+    normalize_rest_snapshot,
+)
 from services.ingest.instruments import load_snapshot
 from services.ingest.normalizer import FrameRejected
 from services.ingest.topics import topic_for
-from services.ingest.venues import normalizer_for
+from services.ingest.venue import VenueAdapter
+from services.ingest.venues import adapter_for
 from services.runtime.codec import encode_key, encode_value
 from services.runtime.dead_letter import DEAD_LETTER_TOPIC, DeadLetterPublisher, dead_letter
 from services.runtime.kafka import make_producer
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
 
+log = logging.getLogger(__name__)
+
 SERVICE = "replay"
+
+# hftbacktest's collectors file captures by market: the folder says which venue it was.
+_HFTBACKTEST_FOLDERS = {
+    "usdm": ExchangeId.BINANCE_USDM,
+    "cm": ExchangeId.BINANCE_COINM,
+    "hyperliquid": ExchangeId.HYPERLIQUID,
+}
 
 
 @dataclass
@@ -35,29 +63,99 @@ class ReplayStats:
     events: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    exchange: str = ""
+    format: str = ""
+
+
+@dataclass
+class OpenedCapture:
+    path: Path
+    format: str
+    exchange: ExchangeId
+    adapter: VenueAdapter
+    frames: Iterator[CapturedFrame]
+
+
+def _declared_exchange(path: Path, fmt: str) -> ExchangeId | None:
+    """The venue a file says it is from (capture header, cryptofeed file name)."""
+    if fmt == "capture":
+        header = capture_header(path) or {}
+        return ExchangeId(header["exchange"]) if header.get("exchange") else None
+    if fmt == "cryptofeed":
+        return cryptofeed_exchange(path)
+    return None
+
+
+def open_capture(path: Path, *, exchange: ExchangeId | None = None, fmt: str = "auto") -> OpenedCapture:
+    """A capture's frames and the venue adapter that parses them.
+
+    A venue the file declares itself (a ``perpwatch capture`` header, a cryptofeed file name)
+    wins over ``exchange``; otherwise ``exchange``, else a guess from hftbacktest's folder
+    name, else Binance USD-M.
+    """
+    if not path.exists():
+        raise FileNotFoundError(f"capture not found: {path}")
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown capture format {fmt!r}; known: auto, {', '.join(FORMATS)}")
+    declared = _declared_exchange(path, fmt)
+    if declared is not None and exchange is not None and declared != exchange:
+        log.warning(
+            "capture declares another venue; using the capture's",
+            extra={"declared": declared.value, "given": exchange.value},
+        )
+    guessed = _HFTBACKTEST_FOLDERS.get(path.parent.name) if fmt == "hftbacktest" else None
+    venue = declared or exchange or guessed or ExchangeId.BINANCE_USDM
+    adapter = adapter_for(venue, load_snapshot())
+    frames: Iterator[CapturedFrame]
+    if fmt == "hftbacktest":
+        symbol = native_symbol_of(path)
+        frames = (
+            CapturedFrame(f.receive_ts, f.raw, True, symbol) if f.is_rest_snapshot else f
+            for f in read_hftbacktest(path)
+        )
+    elif fmt == "cryptofeed":
+        frames = read_cryptofeed(path, snapshot_matcher(adapter.book_snapshot_request))
+    elif fmt == "capture":
+        frames = read_capture(path)
+    else:
+        frames = read_raw(path)
+    return OpenedCapture(path, fmt, venue, adapter, frames)
+
+
+def normalize_frame(adapter: VenueAdapter, frame: CapturedFrame) -> list[InstrumentEvent] | None:
+    """Events of one recorded frame (None: a control frame); raises ``FrameRejected``."""
+    if frame.is_rest_snapshot:
+        if frame.native_symbol is None:
+            raise FrameRejected("unknown_instrument", "REST snapshot in a capture without a symbol")
+        return normalize_rest_snapshot(adapter, frame.raw, frame.native_symbol, frame.receive_ts)
+    if frame.rest_purpose == "open_interest":
+        return normalize_rest_open_interest(adapter, frame.raw, frame.receive_ts)
+    return normalize_raw(adapter, frame.raw, frame.receive_ts)
 
 
 async def replay_capture(
     path: Path,
     settings: Settings,
     *,
-    exchange: ExchangeId = ExchangeId.BINANCE_USDM,
+    exchange: ExchangeId | None = None,
     speed: float | None = None,
     on_frame: Callable[[ReplayStats], None] | None = None,
+    fmt: str = "auto",
 ) -> ReplayStats:
-    normalizer = normalizer_for(exchange, load_snapshot())
-    native_symbol = native_symbol_of(path)
-    source = f"replay:{exchange.value}"
+    capture = open_capture(path, exchange=exchange, fmt=fmt)
+    adapter = capture.adapter
+    source = f"replay:{capture.exchange.value}"
     await ensure_topics(settings)
     producer = make_producer(settings)
     await producer.start()
     dead_letters = DeadLetterPublisher(producer, SERVICE, settings.topic_name(DEAD_LETTER_TOPIC))
-    stats = ReplayStats()
+    stats = ReplayStats(exchange=capture.exchange.value, format=capture.format)
     started = time.monotonic()
     first_recorded: int | None = None
     try:
-        for frame in read_hftbacktest(path):
-            if speed is not None:
+        for frame in capture.frames:
+            if speed is not None and frame.receive_ts:
                 first_recorded = first_recorded or frame.receive_ts
                 due = (frame.receive_ts - first_recorded) / 1e9 / speed
                 lag = due - (time.monotonic() - started)
@@ -65,29 +163,20 @@ async def replay_capture(
                     await asyncio.sleep(lag)
             stats.frames += 1
             try:
-                payload = frame.decode()
-                if not isinstance(payload, dict):
-                    raise FrameRejected("malformed", "frame is not a JSON object")
-                if frame.is_rest_snapshot:
-                    if native_symbol is None:
-                        raise FrameRejected("unknown_instrument", "snapshot in a capture without a symbol")
-                    events = normalizer.normalize_rest_snapshot(payload, native_symbol, frame.receive_ts)
-                else:
-                    events = normalizer.normalize(payload, frame.receive_ts)
-            except (FrameRejected, orjson.JSONDecodeError) as exc:
-                error_type = exc.error_type if isinstance(exc, FrameRejected) else "invalid_json"
-                stats.rejected[error_type] += 1
+                events = normalize_frame(adapter, frame)
+            except FrameRejected as exc:
+                stats.rejected[exc.error_type] += 1
                 await dead_letters.publish(
                     dead_letter(
                         service=SERVICE,
                         source=source,
                         payload=frame.raw,
-                        error_type=error_type,
-                        error=str(exc),
+                        error_type=exc.error_type,
+                        error=exc.reason,
                     )
                 )
                 continue
-            for event in events:
+            for event in events or ():
                 topic = topic_for(event)
                 await producer.send(
                     settings.topic_name(topic), encode_value(event), key=encode_key(event.key)

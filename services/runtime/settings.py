@@ -41,9 +41,20 @@ class Settings(BaseSettings):
     consumer_group_prefix: str = Field(
         default="perpwatch", description="Consumer groups are named <prefix>.<service>."
     )
+    ingest_feeds: str = Field(
+        default="binance_usdm:BTCUSDT,ETHUSDT",
+        description="Feeds of `perpwatch run ingest`: exchange:SYMBOL,SYMBOL[:channel,...] joined by ';'.",
+    )
+    ingest_endpoints: str = Field(
+        default="",
+        description="Venue URL overrides: a JSON file or string as written by `perpwatch simulate --endpoints-out`.",
+    )
     sink_batch_rows: int = Field(default=500, ge=1, description="Rows per database batch.")
     sink_max_backoff_s: float = Field(
         default=30.0, gt=0, description="Cap of the retry delay while the database is down."
+    )
+    book_depth: int = Field(
+        default=50, ge=1, le=1000, description="Levels per side in book.l2.v1 and book_depth rows."
     )
 
     def topic_name(self, logical_name: str) -> str:

@@ -1,0 +1,347 @@
+"""A venue's live feed: its symbols spread over connections, plus the REST side of the venue.
+
+A ``VenueConnector`` owns, for one venue:
+
+- one ``FeedConnection`` per group of symbols, sized so that no connection carries more
+  subscriptions than the venue allows (``max_subscriptions_per_connection``);
+- one rate-limited ``RestClient`` (a token bucket per venue, paused by Retry-After), used for
+  connection tokens, book snapshots and open-interest polls;
+- the book bootstrap of venues that need a REST snapshot (Binance): after every (re)subscribe,
+  once the first diff of a symbol has arrived, fetch the snapshot and publish it as a
+  ``BookSnapshot`` into the same ``md.book.v1`` partition as the diffs. The book builder buffers
+  diffs until it sees a snapshot, so it syncs on its own.
+
+``request_snapshot`` is also the entry point for a later "resync this book" request from the
+book builder: it coalesces concurrent requests for one symbol and goes through the same bucket.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from schemas.common import ExchangeId
+from schemas.market_data import ConnectorState, ConnectorStatus
+from services.ingest.connector.backoff import Backoff
+from services.ingest.connector.connection import SERVICE, ConnectionSettings, FeedConnection
+from services.ingest.connector.metrics import PARSE_ERRORS, SNAPSHOTS
+from services.ingest.connector.parse import normalize_rest_open_interest, normalize_rest_snapshot
+from services.ingest.connector.rest import RestClient, RestError
+from services.ingest.connector.sink import EventSink, FrameTap
+from services.ingest.instruments import SNAPSHOT_PACKAGE, Instrument, instrument_from_json
+from services.ingest.normalizer import FrameRejected
+from services.ingest.venue import Channel, RateLimit, RestRequest, VenueAdapter
+from services.runtime.dead_letter import dead_letter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectorOptions:
+    """Everything a deployment (or a test) may override; ``None`` means the adapter's value."""
+
+    ws_url: str | None = None
+    rest_url: str | None = None
+    stale_after_s: float | None = None
+    ping_interval_s: float | None = None
+    max_subscriptions_per_connection: int | None = None
+    rest_rate_limit: RateLimit | None = None
+    backoff_initial_s: float = 0.5
+    backoff_cap_s: float = 30.0
+    healthy_after_s: float = 30.0
+    rest_timeout_s: float = 10.0
+    rest_max_attempts: int = 5
+    snapshot_wait_s: float = 10.0
+    """How long the bootstrap waits for a symbol's first diff before fetching its snapshot anyway."""
+    open_interest_poll_s: float | None = 30.0
+    """Poll period of REST-only open interest (venues whose adapter has ``open_interest_request``)."""
+    protocol_ping_interval_s: float | None = 20.0
+    open_timeout_s: float = 10.0
+    seed: int | None = None
+    """Seeds the reconnect jitter, for reproducible tests."""
+
+
+def instruments_of(exchange: ExchangeId) -> list[Instrument]:
+    """The committed instrument snapshot of one venue (``instrument_snapshots/<exchange>.json``)."""
+    resource = resources.files(SNAPSHOT_PACKAGE) / f"{exchange.value}.json"
+    if not resource.is_file():
+        return []
+    document = orjson.loads(resource.read_bytes())
+    return [instrument_from_json(exchange, entry) for entry in document["instruments"]]
+
+
+def resolve_symbols(exchange: ExchangeId, symbols: list[str]) -> list[Instrument]:
+    """Instruments for symbols given natively (BTCUSDT) or canonically (BTC-USDT-PERP)."""
+    known = instruments_of(exchange)
+    by_native = {i.native_symbol: i for i in known}
+    by_canonical = {i.symbol: i for i in known}
+    resolved: list[Instrument] = []
+    for symbol in symbols:
+        instrument = by_native.get(symbol) or by_canonical.get(symbol.upper())
+        if instrument is None:
+            choices = ", ".join(sorted(by_native)) or "none"
+            raise ValueError(f"unknown {exchange.value} symbol {symbol!r}; known: {choices}")
+        if instrument not in resolved:
+            resolved.append(instrument)
+    return resolved
+
+
+def plan_connections(
+    adapter: VenueAdapter, native_symbols: list[str], channels: frozenset[Channel], limit: int | None = None
+) -> list[list[str]]:
+    """Symbols per connection. One subscription per (symbol, channel) is the conservative count."""
+    per_symbol = max(1, len(channels & adapter.capabilities))
+    cap = limit or adapter.max_subscriptions_per_connection
+    per_connection = max(1, cap // per_symbol)
+    return [native_symbols[i : i + per_connection] for i in range(0, len(native_symbols), per_connection)]
+
+
+class VenueConnector:
+    def __init__(
+        self,
+        adapter: VenueAdapter,
+        native_symbols: list[str],
+        channels: frozenset[Channel],
+        sink: EventSink,
+        options: ConnectorOptions | None = None,
+        *,
+        tap: FrameTap | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.exchange = adapter.exchange
+        self.options = options or ConnectorOptions()
+        self.channels = channels & adapter.capabilities
+        self.sink = sink
+        self.tap = tap
+        self._stopping = asyncio.Event()
+        self._rng = random.Random(self.options.seed)
+        self.rest = RestClient(
+            adapter.exchange,
+            self.options.rest_url or adapter.rest_url,
+            self.options.rest_rate_limit or adapter.rest_rate_limit,
+            timeout_s=self.options.rest_timeout_s,
+            max_attempts=self.options.rest_max_attempts,
+            on_rate_limited=self._on_rate_limited,
+            backoff=Backoff(initial_s=0.25, cap_s=10.0, rng=random.Random(self._rng.random())),
+        )
+        self._snapshot_tasks: dict[str, tuple[float, asyncio.Task[bool]]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        canonical = {s: self._canonical(s) for s in native_symbols}
+        settings = ConnectionSettings(
+            stale_after_s=self.options.stale_after_s or adapter.stale_after_s,
+            ping_interval_s=self.options.ping_interval_s or adapter.ping_interval_s,
+            protocol_ping_interval_s=self.options.protocol_ping_interval_s,
+            open_timeout_s=self.options.open_timeout_s,
+        )
+        groups = plan_connections(
+            adapter, native_symbols, self.channels, self.options.max_subscriptions_per_connection
+        )
+        self.connections = [
+            FeedConnection(
+                adapter=adapter,
+                index=index,
+                native_symbols=group,
+                canonical_symbols=[canonical[s] for s in group],
+                channels=self.channels,
+                settings=settings,
+                backoff=Backoff(
+                    initial_s=self.options.backoff_initial_s,
+                    cap_s=self.options.backoff_cap_s,
+                    healthy_after_s=self.options.healthy_after_s,
+                    rng=random.Random(self._rng.random()),
+                ),
+                sink=sink,
+                emit_status=self._emit_status,
+                resolve_url=self._resolve_url,
+                on_subscribed=self._bootstrap_books,
+                tap=tap,
+            )
+            for index, group in enumerate(groups)
+        ]
+
+    def _canonical(self, native_symbol: str) -> str:
+        for instrument in instruments_of(self.exchange):
+            if instrument.native_symbol == native_symbol:
+                return instrument.symbol
+        return native_symbol
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run every connection until ``stop()``."""
+        tasks = [asyncio.create_task(c.run(self._stopping)) for c in self.connections]
+        if self._polls_open_interest():
+            self._spawn(self._poll_open_interest())
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in list(self._background):
+                task.cancel()
+            await asyncio.gather(*tasks, *self._background, return_exceptions=True)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await asyncio.gather(*(c.close() for c in self.connections), return_exceptions=True)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def wait_connected(self, timeout_s: float) -> None:
+        """Until every connection has been up at least once (raises TimeoutError)."""
+        await asyncio.wait_for(
+            asyncio.gather(*(c.ever_connected.wait() for c in self.connections)), timeout=timeout_s
+        )
+
+    def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    # --- status ---------------------------------------------------------------------------------
+
+    async def _emit_status(
+        self, connection_id: str, state: ConnectorState, detail: str, symbols: list[str]
+    ) -> None:
+        await self.sink.status(
+            ConnectorStatus(
+                exchange=self.exchange,
+                connection_id=connection_id,
+                state=state,
+                detail=detail[:1000],
+                symbols=symbols,
+                ts=time.time_ns(),
+            )
+        )
+
+    async def _on_rate_limited(self, status: int, pause_s: float, path: str) -> None:
+        await self._emit_status(
+            f"{self.exchange.value}#rest",
+            ConnectorState.RATE_LIMITED,
+            f"HTTP {status} on {path}; paused {pause_s:.2f}s (Retry-After)",
+            [],
+        )
+
+    # --- connection endpoint -------------------------------------------------------------------
+
+    async def _resolve_url(self) -> str:
+        """The WebSocket URL; venues that hand out a token first say so with ``connect_request``."""
+        connect_request = getattr(self.adapter, "connect_request", None)
+        request: RestRequest | None = connect_request() if callable(connect_request) else None
+        if request is None:
+            return self.options.ws_url or self.adapter.ws_url
+        response = await self.rest.call(request)
+        url: str = self.adapter.ws_url_from(orjson.loads(response.body))  # type: ignore[attr-defined]
+        return url
+
+    # --- book snapshots --------------------------------------------------------------------------
+
+    async def _bootstrap_books(self, connection: FeedConnection) -> None:
+        if Channel.BOOK not in self.channels:
+            return
+        symbols = [s for s in connection.native_symbols if self.adapter.book_snapshot_request(s) is not None]
+        await asyncio.gather(*(self._bootstrap_symbol(connection, s) for s in symbols))
+
+    async def _bootstrap_symbol(self, connection: FeedConnection, native_symbol: str) -> None:
+        seen = connection.book_seen.get(native_symbol)
+        if seen is not None:
+            try:
+                await asyncio.wait_for(seen.wait(), timeout=self.options.snapshot_wait_s)
+            except TimeoutError:
+                log.warning(
+                    "no book diff yet; fetching the snapshot anyway",
+                    extra={"exchange": self.exchange.value, "symbol": native_symbol},
+                )
+        await self.request_snapshot(native_symbol, not_before=time.monotonic())
+
+    async def request_snapshot(self, native_symbol: str, *, not_before: float | None = None) -> bool:
+        """Fetch the venue's REST book snapshot and publish it beside the symbol's diffs.
+
+        For the book builder's gap recovery (a later request topic will call this). Concurrent
+        requests for one symbol share one fetch, unless ``not_before`` (a ``time.monotonic()``
+        instant) asks for a fetch started no earlier than that. Returns whether a snapshot was
+        published; rate limits are honoured (token bucket, Retry-After), never bypassed.
+        """
+        current = self._snapshot_tasks.get(native_symbol)
+        if current is not None and not current[1].done() and (not_before is None or current[0] >= not_before):
+            return await asyncio.shield(current[1])
+        task = self._spawn(self._fetch_snapshot(native_symbol))
+        self._snapshot_tasks[native_symbol] = (time.monotonic(), task)
+        return await asyncio.shield(task)
+
+    async def _fetch_snapshot(self, native_symbol: str) -> bool:
+        request = self.adapter.book_snapshot_request(native_symbol)
+        if request is None:
+            return False
+        try:
+            response = await self.rest.call(request)
+        except RestError as exc:
+            log.warning(
+                "book snapshot failed",
+                extra={"exchange": self.exchange.value, "symbol": native_symbol, "error": str(exc)},
+            )
+            return False
+        if self.tap is not None:
+            self.tap.rest(request.path, native_symbol, response.body, response.received_ns, "book_snapshot")
+        try:
+            events = normalize_rest_snapshot(self.adapter, response.body, native_symbol, response.received_ns)
+        except FrameRejected as exc:
+            await self._reject(f"rest:{self.exchange.value}", response.body, exc)
+            return False
+        await self.sink.events(events)
+        SNAPSHOTS.labels(self.exchange.value).inc()
+        return True
+
+    async def _reject(self, source: str, payload: bytes, exc: FrameRejected) -> None:
+        PARSE_ERRORS.labels(self.exchange.value, exc.error_type).inc()
+        await self.sink.reject(
+            dead_letter(
+                service=SERVICE, source=source, payload=payload, error_type=exc.error_type, error=exc.reason
+            )
+        )
+
+    # --- open interest (REST-only venues) --------------------------------------------------------
+
+    def _polls_open_interest(self) -> bool:
+        return (
+            Channel.OPEN_INTEREST in self.channels
+            and bool(self.options.open_interest_poll_s)
+            and callable(getattr(self.adapter, "open_interest_request", None))
+            and callable(getattr(self.adapter.normalizer, "normalize_open_interest", None))
+        )
+
+    async def _poll_open_interest(self) -> None:
+        period = self.options.open_interest_poll_s or 30.0
+        symbols = [s for c in self.connections for s in c.native_symbols]
+        while not self._stopping.is_set():
+            for symbol in symbols:
+                await self._fetch_open_interest(symbol)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=period)
+
+    async def _fetch_open_interest(self, native_symbol: str) -> None:
+        request: RestRequest = self.adapter.open_interest_request(native_symbol)  # type: ignore[attr-defined]
+        try:
+            response = await self.rest.call(request)
+        except RestError as exc:
+            log.warning(
+                "open interest poll failed", extra={"exchange": self.exchange.value, "error": str(exc)}
+            )
+            return
+        if self.tap is not None:
+            self.tap.rest(request.path, native_symbol, response.body, response.received_ns, "open_interest")
+        try:
+            events = normalize_rest_open_interest(self.adapter, response.body, response.received_ns)
+        except FrameRejected as exc:
+            await self._reject(f"rest:{self.exchange.value}", response.body, exc)
+            return
+        await self.sink.events(events)

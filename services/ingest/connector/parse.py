@@ -1,0 +1,98 @@
+"""One frame in, normalized events out: the single parsing path of live, replay and normalize.
+
+Everything that can go wrong with a frame ends as ``FrameRejected`` (with a short error type),
+so that every caller handles bad input the same way: count it, dead-letter it, keep going.
+"""
+
+import logging
+from typing import Any
+
+import orjson
+
+from schemas.common import InstrumentEvent
+from schemas.market_data import (
+    BestBidOffer,
+    BookDelta,
+    BookSnapshot,
+    Funding,
+    Liquidation,
+    OpenInterest,
+    Trade,
+)
+from services.ingest.normalizer import FrameRejected
+from services.ingest.venue import Channel, VenueAdapter
+
+log = logging.getLogger(__name__)
+
+CHANNEL_OF_EVENT: dict[type[InstrumentEvent], Channel] = {
+    Trade: Channel.TRADES,
+    BookSnapshot: Channel.BOOK,
+    BookDelta: Channel.BOOK,
+    BestBidOffer: Channel.BBO,
+    Funding: Channel.FUNDING,
+    OpenInterest: Channel.OPEN_INTEREST,
+    Liquidation: Channel.LIQUIDATIONS,
+}
+
+
+def _is_control(adapter: VenueAdapter, frame: Any) -> bool:
+    try:
+        return bool(adapter.is_control_frame(frame))
+    except Exception:  # a venue's predicate choking on an odd frame is that frame's problem
+        return False
+
+
+def normalize_raw(adapter: VenueAdapter, raw: bytes | str, receive_ts: int) -> list[InstrumentEvent] | None:
+    """The events of one received frame; ``None`` for a control frame (ack, pong, heartbeat)."""
+    try:
+        frame = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        # Some venues answer a ping with a bare word ("pong"), which is not JSON.
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        if _is_control(adapter, text):
+            return None
+        raise FrameRejected("invalid_json", f"not JSON: {exc}") from None
+    if _is_control(adapter, frame):
+        return None
+    if not isinstance(frame, dict):
+        raise FrameRejected("malformed", f"frame is a JSON {type(frame).__name__}, not an object")
+    try:
+        return adapter.normalizer.normalize(frame, receive_ts)
+    except FrameRejected:
+        raise
+    except Exception as exc:  # the parser contract says this cannot happen; the feed must survive it
+        log.exception("venue parser raised instead of rejecting", extra={"exchange": adapter.exchange.value})
+        raise FrameRejected("parser_error", f"{type(exc).__name__}: {exc}") from None
+
+
+def normalize_rest_open_interest(
+    adapter: VenueAdapter, body: bytes, receive_ts: int
+) -> list[InstrumentEvent]:
+    """A polled open-interest answer, for venues that only serve it over REST (Binance)."""
+    parse = getattr(adapter.normalizer, "normalize_open_interest", None)
+    if parse is None:
+        raise FrameRejected("unsupported", f"{adapter.exchange.value} has no REST open interest parser")
+    try:
+        events: list[InstrumentEvent] = parse(orjson.loads(body), receive_ts)
+    except FrameRejected:
+        raise
+    except Exception as exc:
+        raise FrameRejected("malformed", f"open interest: {type(exc).__name__}: {exc}") from None
+    return events
+
+
+def normalize_rest_snapshot(
+    adapter: VenueAdapter, body: bytes, native_symbol: str, receive_ts: int
+) -> list[InstrumentEvent]:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise FrameRejected("invalid_json", f"snapshot is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise FrameRejected("malformed", "snapshot is not a JSON object")
+    try:
+        return adapter.normalizer.normalize_rest_snapshot(payload, native_symbol, receive_ts)
+    except FrameRejected:
+        raise
+    except Exception as exc:
+        raise FrameRejected("parser_error", f"{type(exc).__name__}: {exc}") from None

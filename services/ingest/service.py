@@ -1,0 +1,248 @@
+"""The ingest service: live venue feeds in, normalized events on the ``md.*`` topics out.
+
+``IngestService`` runs one ``VenueConnector`` per feed (exchange, symbols, channels) and
+publishes what they produce: events on ``md.*`` keyed ``exchange:symbol`` (one instrument's
+events share a partition, in venue order, REST snapshots included), connector lifecycle on
+``md.status.v1``, rejected frames on ``dlq.v1``. Metrics and health are on the observability
+port. SIGTERM stops the connectors (closing their sockets), then flushes the producer: every
+frame received before the stop is published.
+
+Book resync: ``IngestService.request_snapshot(exchange, native_symbol)`` fetches a fresh REST
+snapshot through the venue's rate limiter and publishes it into the book's partition. It is the
+hook for the book builder's gap recovery; no request topic feeds it yet.
+
+Configuration for ``perpwatch run ingest`` (until it moves into ``Settings``):
+``PERPWATCH_INGEST_FEEDS`` (``Settings.ingest_feeds``) lists feeds as ``exchange:SYMBOL,SYMBOL[:channel,channel]`` joined
+by ``;`` (symbols native or canonical, channels default to all the venue offers), and
+``PERPWATCH_INGEST_ENDPOINTS`` points at a JSON file or string as printed by
+``perpwatch simulate`` (``{"venues": {exchange: {"ws_url", "rest_url"}}}``) to override URLs.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter
+
+from schemas.common import ExchangeId, InstrumentEvent
+from schemas.dead_letter import DeadLetter
+from schemas.market_data import ConnectorStatus
+from services.ingest.connector import ConnectorOptions, VenueConnector, resolve_symbols
+from services.ingest.instruments import load_snapshot
+from services.ingest.topics import topic_for
+from services.ingest.venue import Channel
+from services.ingest.venues import adapter_for
+from services.runtime.codec import encode_key, encode_value
+from services.runtime.dead_letter import DEAD_LETTER_TOPIC, DeadLetterPublisher
+from services.runtime.kafka import make_producer
+from services.runtime.logs import configure_logging
+from services.runtime.metrics import EVENTS_PUBLISHED
+from services.runtime.observability import Health, ObservabilityServer
+from services.runtime.settings import Settings
+from services.runtime.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+SERVICE = "ingest"
+STATUS_TOPIC = "md.status.v1"
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    exchange: ExchangeId
+    symbols: tuple[str, ...]
+    """Native (BTCUSDT) or canonical (BTC-USDT-PERP) symbols."""
+    channels: frozenset[Channel] = frozenset(Channel)
+
+
+def parse_feed(text: str) -> FeedSpec:
+    """``binance_usdm:BTCUSDT,ETHUSDT`` or ``okx:BTC-USDT-PERP:book,trades``."""
+    parts = text.strip().split(":")
+    if len(parts) not in (2, 3) or not parts[1]:
+        raise ValueError(f"feed {text!r}: expected exchange:SYMBOL[,SYMBOL...][:channel,...]")
+    exchange = ExchangeId(parts[0].strip())
+    symbols = tuple(s.strip() for s in parts[1].split(",") if s.strip())
+    channels = (
+        frozenset(Channel(c.strip()) for c in parts[2].split(",") if c.strip())
+        if len(parts) == 3
+        else frozenset(Channel)
+    )
+    return FeedSpec(exchange, symbols, channels or frozenset(Channel))
+
+
+def parse_feeds(text: str) -> list[FeedSpec]:
+    return [parse_feed(part) for part in text.split(";") if part.strip()]
+
+
+def endpoint_overrides(source: str) -> dict[ExchangeId, ConnectorOptions]:
+    """Connector URL overrides from ``perpwatch simulate``'s endpoints JSON (a path or the JSON)."""
+    text = source.strip()
+    document = orjson.loads(text if text.startswith("{") else Path(text).read_bytes())
+    return {
+        ExchangeId(name): ConnectorOptions(ws_url=urls.get("ws_url"), rest_url=urls.get("rest_url"))
+        for name, urls in document.get("venues", {}).items()
+    }
+
+
+class KafkaEventSink:
+    """Connector output to Kafka: events keyed ``exchange:symbol``, status keyed by exchange."""
+
+    def __init__(self, producer: AIOKafkaProducer, settings: Settings) -> None:
+        self._producer = producer
+        self._settings = settings
+        self._dead_letters = DeadLetterPublisher(producer, SERVICE, settings.topic_name(DEAD_LETTER_TOPIC))
+        self._topics: dict[str, str] = {}
+        self._published: dict[str, Counter] = {}
+        self.events_published = 0
+
+    def _physical(self, logical: str) -> str:
+        name = self._topics.get(logical)
+        if name is None:
+            name = self._topics[logical] = self._settings.topic_name(logical)
+            self._published[logical] = EVENTS_PUBLISHED.labels(SERVICE, logical)
+        return name
+
+    async def events(self, events: list[InstrumentEvent]) -> None:
+        send = self._producer.send
+        for event in events:
+            logical = topic_for(event)
+            await send(self._physical(logical), encode_value(event), key=encode_key(event.key))
+            self._published[logical].inc()
+        self.events_published += len(events)
+
+    async def status(self, status: ConnectorStatus) -> None:
+        await self._producer.send(
+            self._physical(STATUS_TOPIC), encode_value(status), key=encode_key(status.key)
+        )
+        self._published[STATUS_TOPIC].inc()
+
+    async def reject(self, letter: DeadLetter) -> None:
+        await self._dead_letters.publish(letter)
+
+
+class IngestService:
+    def __init__(
+        self,
+        feeds: list[FeedSpec],
+        settings: Settings,
+        *,
+        options: Mapping[ExchangeId, ConnectorOptions] | None = None,
+    ) -> None:
+        if not feeds:
+            raise ValueError("no feeds to ingest (set PERPWATCH_INGEST_FEEDS)")
+        self.feeds = feeds
+        self.settings = settings
+        self.health = Health()
+        self._options = dict(options or {})
+        self._stopping = asyncio.Event()
+        self._server = ObservabilityServer(self.health, settings.metrics_port)
+        self.connectors: dict[ExchangeId, VenueConnector] = {}
+        self.sink: KafkaEventSink | None = None
+        catalog = load_snapshot()
+        # Validate everything before touching the network: a bad symbol fails at start-up.
+        self._plan = [
+            (
+                adapter_for(feed.exchange, catalog),
+                [i.native_symbol for i in resolve_symbols(feed.exchange, list(feed.symbols))],
+                feed,
+            )
+            for feed in feeds
+        ]
+
+    @property
+    def metrics_port(self) -> int:
+        return self._server.port
+
+    def request_stop(self) -> None:
+        if not self._stopping.is_set():
+            log.info("stop requested: closing feeds, then flushing")
+            self._stopping.set()
+
+    async def request_snapshot(self, exchange: ExchangeId, native_symbol: str) -> bool:
+        """Re-publish a REST book snapshot for one instrument (the book builder's resync hook)."""
+        connector = self.connectors.get(exchange)
+        if connector is None:
+            return False
+        return await connector.request_snapshot(native_symbol)
+
+    async def run(self) -> None:
+        await self._server.start()
+        producer: AIOKafkaProducer | None = None
+        tasks: list[asyncio.Task[None]] = []
+        beating: asyncio.Task[None] | None = None
+        try:
+            await ensure_topics(self.settings)
+            producer = make_producer(self.settings)
+            await producer.start()
+            self.sink = KafkaEventSink(producer, self.settings)
+            for adapter, natives, feed in self._plan:
+                connector = VenueConnector(
+                    adapter, natives, feed.channels, self.sink, self._options.get(feed.exchange)
+                )
+                self.connectors[feed.exchange] = connector
+                tasks.append(asyncio.create_task(connector.run()))
+            self.health.set_ready("starting", True)
+            beating = asyncio.create_task(self._heartbeat())
+            log.info(
+                "ingest started",
+                extra={"feeds": [f"{f.exchange.value}:{','.join(f.symbols)}" for f in self.feeds]},
+            )
+            stop = asyncio.create_task(self._stopping.wait())
+            await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+        finally:
+            self.health.set_ready("stopping", False, "shutting down")
+            await asyncio.gather(*(c.stop() for c in self.connectors.values()), return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if beating is not None:
+                beating.cancel()
+            if producer is not None:
+                await producer.flush()
+                await producer.stop()
+            await self._server.stop()
+            log.info("ingest stopped", extra={"events": self.sink.events_published if self.sink else 0})
+
+    async def _heartbeat(self) -> None:
+        while True:
+            self.health.beat()
+            for exchange, connector in self.connectors.items():
+                up = all(c.connected.is_set() for c in connector.connections)
+                self.health.set_ready(f"feed {exchange.value}", up, "a connection is down")
+            await asyncio.sleep(1.0)
+
+
+def feeds_from_settings(settings: Settings) -> tuple[list[FeedSpec], dict[ExchangeId, ConnectorOptions]]:
+    feeds = parse_feeds(settings.ingest_feeds)
+    endpoints = settings.ingest_endpoints
+    return feeds, endpoint_overrides(endpoints) if endpoints else {}
+
+
+def run_ingest(
+    settings: Settings,
+    feeds: list[FeedSpec] | None = None,
+    options: Mapping[ExchangeId, ConnectorOptions] | None = None,
+) -> None:
+    """Entry point of ``perpwatch run ingest``: runs until SIGTERM or SIGINT, then drains."""
+    configure_logging(SERVICE, settings.log_level, settings.log_format)
+    if feeds is None:
+        feeds, env_options = feeds_from_settings(settings)
+        options = options or env_options
+
+    async def main() -> None:
+        service = IngestService(feeds, settings, options=options)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, service.request_stop)
+        started = time.monotonic()
+        await service.run()
+        log.info("exited cleanly", extra={"uptime_s": round(time.monotonic() - started, 1)})
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

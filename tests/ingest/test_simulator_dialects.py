@@ -1,0 +1,211 @@
+"""Every simulator dialect speaks its venue's protocol well enough for the REAL venue parser:
+whatever a dialect renders, the venue's normalizer accepts, with the events it declares."""
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from decimal import Decimal
+
+import pytest
+
+from schemas.common import ExchangeId
+from schemas.market_data import BookSnapshot, OpenInterest, Trade
+from services.ingest.connector.parse import CHANNEL_OF_EVENT, normalize_raw, normalize_rest_snapshot
+from services.ingest.instruments import load_snapshot
+from services.ingest.venue import Channel
+from services.ingest.venues import adapter_for, available_exchanges
+from services.simulator.dialects import available_dialects, dialect_for
+from services.simulator.dialects.base import Dialect, Endpoints, HttpRequest, Session
+from services.simulator.model import Fault, FaultKind, MarketModel, TradePrint, TransportFault
+from services.simulator.server import Simulator, SimulatorConfig, fault_from_json
+
+from .test_simulator_model import STEP_NS, T0, grids
+
+DIALECTS = available_dialects()
+SYMBOLS = ("BTC-USDT-PERP", "ETH-USDT-PERP")
+
+
+def bound(venue: ExchangeId) -> tuple[MarketModel, Dialect]:
+    model = MarketModel(grids(venue, symbols=SYMBOLS), seed=21)
+    dialect = dialect_for(venue)
+    dialect.bind(model, Endpoints("ws://127.0.0.1:1/ws", "http://127.0.0.1:2"))
+    return model, dialect
+
+
+def test_every_dialect_is_a_venue_with_an_adapter() -> None:
+    assert ExchangeId.BINANCE_USDM in DIALECTS
+    assert set(DIALECTS) <= set(available_exchanges())
+
+
+@pytest.mark.parametrize("venue", DIALECTS, ids=lambda v: v.value)
+def test_rendered_frames_parse_with_the_real_normalizer(venue: ExchangeId) -> None:
+    model, dialect = bound(venue)
+    adapter = adapter_for(venue, load_snapshot())
+    model.inject(Fault(FaultKind.LIQUIDATION_BURST, venue=venue, duration_s=0.5))
+    seen: set[Channel] = set()
+    frames = 0
+    for n in range(60):
+        for event in model.step(T0 + n * STEP_NS):
+            if isinstance(event, TransportFault):
+                continue
+            for frame in dialect.render(event):
+                events = normalize_raw(adapter, frame.text.encode(), T0) or []
+                declared = dict(frame.carries)
+                got: dict[Channel, int] = {}
+                for parsed in events:
+                    channel = CHANNEL_OF_EVENT[type(parsed)]
+                    got[channel] = got.get(channel, 0) + 1
+                assert got == declared, frame.text[:200]
+                seen.update(got)
+                frames += 1
+    assert frames > 100
+    # Every channel the venue streams shows up (open interest is REST-only on some venues).
+    streamed = adapter.capabilities - {Channel.OPEN_INTEREST}
+    assert streamed <= seen
+
+
+@pytest.mark.parametrize("venue", DIALECTS, ids=lambda v: v.value)
+def test_subscription_handshake_acks_are_control_frames(venue: ExchangeId) -> None:
+    model, dialect = bound(venue)
+    adapter = adapter_for(venue, load_snapshot())
+    natives = [g.native_symbol for g in model.grids]
+    session = Session(1, "/")
+    replies = [
+        reply
+        for text in adapter.subscribe_frames(frozenset(Channel), natives)
+        for reply in dialect.on_message(session, text, T0)
+    ]
+    assert session.topics
+    for reply in replies:
+        events = normalize_raw(adapter, reply.text.encode(), T0)
+        assert events is None or len(events) == sum(n for _, n in reply.carries), reply.text[:200]
+        if events:
+            assert all(
+                isinstance(e, BookSnapshot) or CHANNEL_OF_EVENT[type(e)] is not Channel.BOOK for e in events
+            )
+    ping = adapter.ping_frame()
+    if ping is not None:
+        [pong] = dialect.on_message(session, ping, T0)
+        assert normalize_raw(adapter, pong.text.encode(), T0) in (None, [])
+
+
+def test_binance_trade_values_round_trip() -> None:
+    model, dialect = bound(ExchangeId.BINANCE_USDM)
+    adapter = adapter_for(ExchangeId.BINANCE_USDM, load_snapshot())
+    for n in range(40):
+        for event in model.step(T0 + n * STEP_NS):
+            if not isinstance(event, TradePrint):
+                continue
+            frame = next(f for f in dialect.render(event) if "aggTrade" in f.text)
+            [trade] = normalize_raw(adapter, frame.text.encode(), T0) or []
+            assert isinstance(trade, Trade)
+            assert trade.price == event.price * event.grid.tick
+            assert trade.quantity == event.lots * event.grid.lot
+            assert trade.trade_id == f"a{event.trade_id}"
+            return
+    pytest.fail("no trade in 4 s of market")
+
+
+def test_binance_rest_snapshot_matches_the_stream_ids() -> None:
+    model, dialect = bound(ExchangeId.BINANCE_USDM)
+    adapter = adapter_for(ExchangeId.BINANCE_USDM, load_snapshot())
+    model.step(T0)
+    request = adapter.book_snapshot_request("BTCUSDT")
+    assert request is not None
+    reply = dialect.rest(HttpRequest("GET", request.path, dict(request.params)), T0)
+    assert reply.status == 200
+    [snapshot] = normalize_rest_snapshot(adapter, reply.body, "BTCUSDT", T0)
+    assert isinstance(snapshot, BookSnapshot)
+    view = model.book(ExchangeId.BINANCE_USDM, "BTCUSDT")
+    assert snapshot.sequence.last == view.last
+    assert snapshot.bids[0][0] == view.bids[0][0] * Decimal("0.10")
+    assert dialect.rest(HttpRequest("GET", "/fapi/v1/depth", {"symbol": "NOPE"}), T0).status == 400
+    oi = dialect.rest(HttpRequest("GET", "/fapi/v1/openInterest", {"symbol": "ETHUSDT"}), T0)
+    [interest] = adapter.normalizer.normalize_open_interest(json.loads(oi.body), T0)  # type: ignore[attr-defined]
+    assert isinstance(interest, OpenInterest)
+    assert interest.open_interest > 0
+
+
+@pytest.mark.parametrize("venue", DIALECTS, ids=lambda v: v.value)
+def test_instrument_endpoint_agrees_with_the_committed_snapshot(venue: ExchangeId) -> None:
+    model, dialect = bound(venue)
+    adapter = adapter_for(venue, load_snapshot())
+    request = adapter.instruments_request()
+    reply = dialect.rest(HttpRequest(request.method, request.path, dict(request.params)), T0)
+    assert reply.status == 200
+    parsed = {i.native_symbol: i for i in adapter.parse_instruments(json.loads(reply.body))}
+    for grid in model.grids:
+        instrument = parsed[grid.native_symbol]
+        assert (instrument.symbol, instrument.tick_size, instrument.lot_size) == (
+            grid.symbol,
+            grid.tick,
+            grid.lot,
+        )
+        assert instrument.inverse == grid.inverse
+
+
+def test_binance_stream_limit_closes_the_connection() -> None:
+    _, dialect = bound(ExchangeId.BINANCE_USDM)
+    dialect.max_streams = 2  # type: ignore[attr-defined]  # the Binance dialect's own limit
+    session = Session(1, "/stream")
+    request = {
+        "method": "SUBSCRIBE",
+        "params": ["btcusdt@aggTrade", "btcusdt@depth", "ethusdt@depth"],
+        "id": 1,
+    }
+    [reply] = dialect.on_message(session, json.dumps(request), T0)
+    assert reply.close_code == 1008
+    assert "Too many streams" in reply.text
+
+
+def test_fault_documents_are_validated() -> None:
+    fault = fault_from_json({"kind": "dislocation", "venue": "okx", "magnitude": "25", "duration_s": 3})
+    assert fault == Fault(FaultKind.DISLOCATION, venue=ExchangeId.OKX, magnitude=25.0, duration_s=3.0)
+    with pytest.raises(ValueError, match="meteor"):
+        fault_from_json({"kind": "meteor"})
+
+
+def _call(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, data=body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+async def test_control_endpoint_injects_faults_and_reports_stats() -> None:
+    config = SimulatorConfig(venues=(ExchangeId.BINANCE_USDM,), duration_s=20)
+    async with Simulator(config) as simulator:
+        base = simulator.control_url
+        status, body = await asyncio.to_thread(
+            _call,
+            f"{base}/faults",
+            "POST",
+            json.dumps({"kind": "liquidity_crunch", "venue": "binance_usdm"}).encode(),
+        )
+        assert (status, body) == (202, {"injected": "liquidity_crunch"})
+        status, body = await asyncio.to_thread(
+            _call, f"{base}/faults?kind=rest_rate_limit&venue=binance_usdm&count=1", "POST"
+        )
+        assert status == 202
+        rest = simulator.endpoints(ExchangeId.BINANCE_USDM).rest_url
+        status, body = await asyncio.to_thread(_call, f"{rest}/fapi/v1/depth?symbol=BTCUSDT&limit=5")
+        assert status == 429
+        status, body = await asyncio.to_thread(_call, f"{rest}/fapi/v1/depth?symbol=BTCUSDT&limit=5")
+        assert status == 200
+        assert len(body["bids"]) == 5  # type: ignore[arg-type]
+        status, body = await asyncio.to_thread(_call, f"{base}/faults?kind=meteor", "POST")
+        assert status == 400
+        status, stats = await asyncio.to_thread(_call, f"{base}/stats")
+        assert stats["faults"] == {"liquidity_crunch": 1, "rest_rate_limit": 1}
+        assert stats["rest"] == {"binance_usdm:200": 1, "binance_usdm:429": 1}
+        assert (await asyncio.to_thread(_call, f"{base}/pause", "POST"))[0] == 200
+        assert (await asyncio.to_thread(_call, f"{base}/endpoints"))[1]["venues"]
+
+
+async def test_the_simulator_stops_by_itself() -> None:
+    simulator = Simulator(SimulatorConfig(venues=(ExchangeId.BINANCE_USDM,), duration_s=0.3))
+    await asyncio.wait_for(simulator.run(), timeout=5)
+    assert simulator.model.steps >= 2
