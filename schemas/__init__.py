@@ -4,7 +4,7 @@ Third parties may depend on these models (``pip install perpwatch``) or on the J
 committed in ``schemas/json/`` without any Python at all.
 """
 
-from schemas.book import BookTop
+from schemas.book import BookDepth, BookStatus, BookTop
 from schemas.common import ExchangeId, Side
 from schemas.dead_letter import DeadLetter
 from schemas.market_data import (
@@ -28,9 +28,11 @@ __all__ = [
     "TOPICS",
     "BestBidOffer",
     "BookDelta",
+    "BookDepth",
     "BookEvent",
     "BookSequence",
     "BookSnapshot",
+    "BookStatus",
     "BookTop",
     "Candle",
     "ConnectorState",

@@ -6,7 +6,7 @@ against the JSON Schemas by the test suite, so the documentation cannot drift fr
 
 from decimal import Decimal
 
-from schemas.book import BookTop
+from schemas.book import BookDepth, BookStatus, BookTop
 from schemas.common import Contract, ExchangeId, Side
 from schemas.dead_letter import DeadLetter
 from schemas.market_data import (
@@ -118,6 +118,25 @@ EXAMPLES: dict[str, Contract] = {
         bid_quantity=Decimal("2.507"),
         ask_price=Decimal("61800.30"),
         ask_quantity=Decimal("3.330"),
+    ),
+    "book.l2.v1": BookDepth(
+        **_BINANCE,
+        exchange_ts=1_723_161_256_299_000_000,
+        receive_ts=1_723_161_256_307_314_667,
+        status=BookStatus.VALID,
+        book_seq=1,
+        venue_seq=5123107837557,
+        depth=3,
+        bids=[
+            (Decimal("61800.20"), Decimal("2.507")),
+            (Decimal("61800.10"), Decimal("0.061")),
+            (Decimal("61800.00"), Decimal("0.390")),
+        ],
+        asks=[
+            (Decimal("61800.30"), Decimal("3.330")),
+            (Decimal("61800.40"), Decimal("0.004")),
+            (Decimal("61800.50"), Decimal("0.152")),
+        ],
     ),
     "dlq.v1": DeadLetter(
         service="book-builder",

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from schemas.book import BookTop
+from schemas.book import BookDepth, BookTop
 from schemas.dead_letter import DeadLetter
 from schemas.market_data import (
     BestBidOffer,
@@ -62,7 +62,7 @@ TOPICS: tuple[TopicContract, ...] = (
         payload=TypeAdapter(BookEvent),
         schema_title="BookEvent",
         key=_INSTRUMENT_KEY,
-        producer="ingest, replay",
+        producer="ingest, replay, book-builder (resync snapshots)",
         consumers=("book-builder",),
         retention_ms=2 * DAY_MS,
         description="L2 snapshots and deltas with the venue's sequence ids, in venue order.",
@@ -136,6 +136,19 @@ TOPICS: tuple[TopicContract, ...] = (
         consumers=("arbitrage", "liquidity", "third parties"),
         retention_ms=2 * DAY_MS,
         description="Top of a validated book, on every top-of-book change; never crossed.",
+    ),
+    TopicContract(
+        name="book.l2.v1",
+        payload=TypeAdapter(BookDepth),
+        schema_title="BookDepth",
+        key=_INSTRUMENT_KEY,
+        producer="book-builder",
+        consumers=("liquidity", "alert", "third parties"),
+        retention_ms=1 * DAY_MS,
+        description=(
+            "Top N levels of a validated book, throttled per book by event time, with book and venue "
+            "sequence numbers; an invalid status at once when the book breaks."
+        ),
     ),
     TopicContract(
         name="dlq.v1",

@@ -221,9 +221,15 @@ def up(
 
 
 def _mount_subcommands() -> None:
+    from services.book_builder.cli import app as book_app
     from services.ingest.cli import register
+    from services.matching.cli import app as venue_app
 
     register(app)
+    app.add_typer(
+        venue_app, name="venue", help="The perpwatch matching venue: run its core on a command file."
+    )
+    app.add_typer(book_app, name="book", help="Book tools: check a capture against the venue's own tops.")
 
 
 _mount_subcommands()

@@ -10,6 +10,17 @@ One batch at a time, in this order, so that nothing is lost:
 
 A crash anywhere before step 5 means the batch is consumed again; the sinks are idempotent
 (natural keys, ON CONFLICT DO NOTHING), so a replayed batch changes nothing.
+
+Optional processor hooks, found by name so that a processor that does not need them says nothing:
+
+- ``decoders``: ``{logical topic: decode(bytes) -> event}``, the ONE decoder of that topic for
+  this service in place of the contract's pydantic validation (for hot topics). A decoder
+  raises ``RejectedInput`` or ``pydantic.ValidationError`` for bad input.
+- ``async restore(partitions, committed, settings) -> {partition: offset}``: called after
+  ``assigned``; rebuilds state for the assigned partitions and returns where to seek so that
+  state can be replayed up to the committed offsets. Offsets are never committed below the
+  committed position found at assignment, so a crash during the replay loses nothing.
+- ``end_batch(out)``: called after the last record of a batch, before anything is written.
 """
 
 import asyncio
@@ -18,6 +29,7 @@ import logging
 import signal
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -87,6 +99,17 @@ class StreamService:
         self._contracts: dict[str, TopicContract] = {
             settings.topic_name(name): topic(name) for name in processor.inputs
         }
+        custom_decoders: dict[str, Callable[[bytes], Any]] = getattr(processor, "decoders", None) or {}
+        self._decoders: dict[str, Callable[[bytes], Any]] = {
+            settings.topic_name(name): custom_decoders.get(name, topic(name).payload.validate_json)
+            for name in processor.inputs
+        }
+        # Committed offsets found at assignment: a restoring processor replays from earlier
+        # offsets, and committing those would move the group backwards.
+        self._resume_at: dict[TopicPartition, int] = {}
+        # Bumped by every rebalance: a batch fetched across one (aiokafka keeps fetching while the
+        # listener restores) is put back unprocessed and fetched again from the right position.
+        self._assignment_epoch = 0
         self._batch_lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -130,10 +153,14 @@ class StreamService:
         try:
             while not self.stopping.is_set():
                 self.health.beat()
+                epoch = self._assignment_epoch
                 batch = await self._consumer.getmany(timeout_ms=200, max_records=self._max_records)
                 if batch:
                     async with self._batch_lock:
-                        await self._process(batch)
+                        if epoch == self._assignment_epoch:
+                            await self._process(batch)
+                        else:
+                            await self._put_back(batch)
         except SinkStopped as exc:
             log.warning(str(exc))
         finally:
@@ -150,13 +177,45 @@ class StreamService:
         log.info("service stopped")
 
     async def _on_assigned(self, partitions: set[TopicPartition]) -> None:
-        self.processor.assigned(partitions)
+        # Records can be fetched while this runs: no batch may start before state is restored.
+        async with self._batch_lock:
+            self._assignment_epoch += 1
+            self.processor.assigned(partitions)
+            restore = getattr(self.processor, "restore", None)
+            if restore is not None and partitions:
+                assert self._consumer is not None
+                committed = {tp: await self._consumer.committed(tp) for tp in partitions}
+                positions: dict[TopicPartition, int] = await restore(partitions, committed, self.settings)
+                for tp, offset in positions.items():
+                    self._consumer.seek(tp, offset)
+                self._resume_at.update({tp: offset for tp, offset in committed.items() if offset is not None})
+                if positions:
+                    log.info(
+                        "replaying to rebuild state",
+                        extra={"from": {str(k): v for k, v in positions.items()}},
+                    )
+            self._assignment_epoch += 1
         self.health.set_ready("kafka", True)
 
     async def _on_revoked(self, partitions: set[TopicPartition]) -> None:
         # Waiting for the batch lock means a revoked partition's last batch is fully committed.
         async with self._batch_lock:
+            self._assignment_epoch += 1
             self.processor.revoked(partitions)
+            for tp in partitions:
+                self._resume_at.pop(tp, None)
+
+    async def _put_back(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        """Unread a batch that was fetched across a rebalance, so it is fetched again in order.
+
+        A restoring seek to an earlier offset wins; otherwise the position goes back to the
+        batch's first record (the consumer had already moved past it).
+        """
+        assert self._consumer is not None
+        assigned = self._consumer.assignment()
+        for tp, records in batch.items():
+            if records and tp in assigned and records[0].offset < await self._consumer.position(tp):
+                self._consumer.seek(tp, records[0].offset)
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         assert self._consumer is not None
@@ -166,10 +225,10 @@ class StreamService:
         rejected = []
         for tp, records in batch.items():
             MESSAGES_CONSUMED.labels(self.processor.service, tp.topic).inc(len(records))
-            contract = self._contracts[tp.topic]
-            source = contract.name
+            source = self._contracts[tp.topic].name
+            decode = self._decoders[tp.topic]
             for record in records:
-                error_type, reason = self._handle(contract, record, out)
+                error_type, reason = self._handle(decode, record, out)
                 if error_type:
                     rejected.append(
                         dead_letter(
@@ -183,6 +242,9 @@ class StreamService:
                             error=reason,
                         )
                     )
+        end_batch = getattr(self.processor, "end_batch", None)
+        if end_batch is not None:
+            end_batch(out)
         chunk = self.settings.sink_batch_rows
         for table, all_rows in out.rows.items():
             results = [
@@ -206,20 +268,27 @@ class StreamService:
         for letter in rejected:
             await self._dead_letters.publish(letter)
         await self._producer.flush()
-        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
-        await self._consumer.commit(offsets)
-        OFFSET_COMMITS.labels(self.processor.service).inc()
+        offsets = {
+            tp: records[-1].offset + 1
+            for tp, records in batch.items()
+            if records[-1].offset + 1 > self._resume_at.get(tp, -1)
+        }
+        if offsets:
+            await self._consumer.commit(offsets)
+            OFFSET_COMMITS.labels(self.processor.service).inc()
 
     def _handle(
-        self, contract: TopicContract, record: ConsumerRecord[bytes, bytes], out: Output
+        self, decode: Callable[[bytes], Any], record: ConsumerRecord[bytes, bytes], out: Output
     ) -> tuple[str, str]:
         """Process one record; returns ("", "") or the (error_type, reason) to dead-letter it."""
         if record.value is None:
             return "empty_payload", "record has no value"
         try:
-            event = contract.payload.validate_json(record.value)
+            event = decode(record.value)
         except ValidationError as exc:
             return "validation_error", _short_validation_error(exc)
+        except RejectedInput as exc:
+            return exc.error_type, exc.reason
         try:
             self.processor.handle(record, event, out)
         except RejectedInput as exc:

@@ -79,7 +79,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, str]] = {
         "ts": "timestamp with time zone",
         "exchange": "text",
         "symbol": "text",
-        "interval": "text",
+        "interval_s": "integer",
         "open": "numeric",
         "high": "numeric",
         "low": "numeric",
@@ -92,11 +92,11 @@ EXPECTED_COLUMNS: dict[str, dict[str, str]] = {
 
 EXPECTED_PRIMARY_KEYS: dict[str, list[str]] = {
     "market_trades": ["exchange", "symbol", "trade_id", "ts"],
-    "book_bbo": ["exchange", "symbol", "venue_seq", "ts"],
+    "book_bbo": ["exchange", "symbol", "venue_seq", "book_seq", "ts"],
     "funding_rates": ["exchange", "symbol", "ts"],
     "open_interest": ["exchange", "symbol", "ts"],
     "liquidations": ["exchange", "symbol", "ts", "side", "price", "quantity"],
-    "candles": ["exchange", "symbol", "interval", "ts"],
+    "candles": ["exchange", "symbol", "interval_s", "ts"],
 }
 
 EXPECTED_INDEXES: dict[str, set[str]] = {
@@ -134,8 +134,8 @@ SAMPLE_INSERTS: dict[str, str] = {
         (ts, exchange, symbol, side, price, quantity, notional, receive_ts)
         VALUES ('{T0}', 'binance_usdm', 'BTC-USDT-PERP', 'sell', 99, 3, 297, '{T0}')""",
     "candles": f"""INSERT INTO candles
-        (ts, exchange, symbol, interval, open, high, low, close, volume, notional, trade_count)
-        VALUES ('{T0}', 'binance_usdm', 'BTC-USDT-PERP', '1m', 100, 101, 99, 100.5, 5, 502.5, 17)""",
+        (ts, exchange, symbol, interval_s, open, high, low, close, volume, notional, trade_count)
+        VALUES ('{T0}', 'binance_usdm', 'BTC-USDT-PERP', 60, 100, 101, 99, 100.5, 5, 502.5, 17)""",
 }
 
 

@@ -22,7 +22,15 @@ CHECK_DIR = REPO_ROOT / "deploy" / "timescale-check"
 CHECK_SCRIPT = CHECK_DIR / "check.mjs"
 CHECK_TIMEOUT_S = 180
 
-HYPERTABLES = {"market_trades", "book_bbo", "funding_rates", "open_interest", "liquidations", "candles"}
+HYPERTABLES = {
+    "market_trades",
+    "book_bbo",
+    "book_depth",
+    "funding_rates",
+    "open_interest",
+    "liquidations",
+    "candles",
+}
 CONTINUOUS_AGGREGATES = {"trades_ohlcv_1m": "market_trades", "book_spread_1m": "book_bbo"}
 
 

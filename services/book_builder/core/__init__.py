@@ -1,16 +1,58 @@
 """The book-builder's pure core: no I/O, no clock, deterministic for a given input order."""
 
-from services.book_builder.core.book import L2Book
-from services.book_builder.core.builder import BookBuilder, BookState, BuilderCounters, TopOfBook
-from services.book_builder.core.sequence import BinanceSequenceRule, SequenceRule, Verdict
+from services.book_builder.core.book import L2Book, Level
+from services.book_builder.core.builder import (
+    BookBuilder,
+    BookInvalidated,
+    BookState,
+    BuilderCheckpoint,
+    BuilderCounters,
+    DepthSnapshot,
+    InvalidReason,
+    Outcome,
+    TopOfBook,
+)
+from services.book_builder.core.checksum import ChecksumSpec, WireUnits, okx_checksum
+from services.book_builder.core.decode import BookPayloadRejected, decode_book_event
+from services.book_builder.core.rules import BookSpec, SnapshotSource, book_spec_for, sequence_rule_for
+from services.book_builder.core.sequence import (
+    BinanceSequenceRule,
+    ContiguousRangeRule,
+    IncreasingRule,
+    PrevIdSequenceRule,
+    SequenceRule,
+    SnapshotOnlyRule,
+    StreamOrderRule,
+    Verdict,
+)
 
 __all__ = [
     "BinanceSequenceRule",
     "BookBuilder",
+    "BookInvalidated",
+    "BookPayloadRejected",
+    "BookSpec",
     "BookState",
+    "BuilderCheckpoint",
     "BuilderCounters",
+    "ChecksumSpec",
+    "ContiguousRangeRule",
+    "DepthSnapshot",
+    "IncreasingRule",
+    "InvalidReason",
     "L2Book",
+    "Level",
+    "Outcome",
+    "PrevIdSequenceRule",
     "SequenceRule",
+    "SnapshotOnlyRule",
+    "SnapshotSource",
+    "StreamOrderRule",
     "TopOfBook",
     "Verdict",
+    "WireUnits",
+    "book_spec_for",
+    "decode_book_event",
+    "okx_checksum",
+    "sequence_rule_for",
 ]

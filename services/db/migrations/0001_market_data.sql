@@ -48,7 +48,7 @@ CREATE TABLE book_bbo (
     ask_price   numeric     NOT NULL,
     ask_qty     numeric     NOT NULL,
     receive_ts  timestamptz NOT NULL,
-    CONSTRAINT book_bbo_pkey PRIMARY KEY (exchange, symbol, venue_seq, ts)
+    CONSTRAINT book_bbo_pkey PRIMARY KEY (exchange, symbol, venue_seq, book_seq, ts)
 );
 CREATE INDEX book_bbo_symbol_ts_idx ON book_bbo (symbol, ts DESC);
 COMMENT ON TABLE book_bbo IS 'Best bid and offer after each top-of-book change.';
@@ -118,7 +118,7 @@ CREATE TABLE candles (
     ts           timestamptz NOT NULL,
     exchange     text        NOT NULL,
     symbol       text        NOT NULL,
-    interval     text        NOT NULL,
+    interval_s   integer     NOT NULL CHECK (interval_s > 0),
     open         numeric     NOT NULL,
     high         numeric     NOT NULL,
     low          numeric     NOT NULL,
@@ -126,12 +126,12 @@ CREATE TABLE candles (
     volume       numeric     NOT NULL,
     notional     numeric     NOT NULL,
     trade_count  integer     NOT NULL,
-    CONSTRAINT candles_pkey PRIMARY KEY (exchange, symbol, interval, ts)
+    CONSTRAINT candles_pkey PRIMARY KEY (exchange, symbol, interval_s, ts)
 );
-CREATE INDEX candles_symbol_interval_ts_idx ON candles (symbol, interval, ts DESC);
+CREATE INDEX candles_symbol_interval_ts_idx ON candles (symbol, interval_s, ts DESC);
 COMMENT ON TABLE candles IS 'OHLCV candles built by perpwatch from trades.';
 COMMENT ON COLUMN candles.ts IS 'Candle open time (start of the interval).';
-COMMENT ON COLUMN candles.interval IS 'Candle length, e.g. 1m, 5m, 1h.';
+COMMENT ON COLUMN candles.interval_s IS 'Candle length in seconds (60 = 1 minute), as interval_s on md.candles.v1.';
 COMMENT ON COLUMN candles.open IS 'First trade price in quote currency.';
 COMMENT ON COLUMN candles.volume IS 'Traded quantity in base units.';
 COMMENT ON COLUMN candles.notional IS 'Traded notional in quote currency.';
