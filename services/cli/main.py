@@ -211,13 +211,26 @@ def normalize(
 
 @app.command()
 def up(
+    source: Annotated[
+        str,
+        typer.Option(help="simulator (no internet needed), replay (a real capture) or live (real venues)."),
+    ] = "simulator",
     speed: Annotated[str, typer.Option(help="Replay speed: multiple of recorded time, or 'max'.")] = "10",
     stop_stack: Annotated[bool, typer.Option(help="Stop Kafka and PostgreSQL on exit.")] = True,
 ) -> None:
-    """Run the local pipeline: stack, topics, schema, services, and a replay feeding them."""
+    """Run the local pipeline: stack, topics, schema, services, and a data source feeding them."""
     from services.cli.up import run_local_pipeline
 
-    raise typer.Exit(run_local_pipeline(get_settings(), speed=_parse_speed(speed), stop_stack=stop_stack))
+    if source not in ("simulator", "replay", "live"):
+        raise typer.BadParameter("source must be simulator, replay or live")
+    raise typer.Exit(
+        run_local_pipeline(
+            get_settings(),
+            source=source,  # type: ignore[arg-type]
+            speed=_parse_speed(speed),
+            stop_stack=stop_stack,
+        )
+    )
 
 
 def _mount_subcommands() -> None:
