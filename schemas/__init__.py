@@ -23,9 +23,23 @@ from schemas.market_data import (
     Trade,
 )
 from schemas.topics import TOPICS, TopicContract, topic
+from schemas.venue import (
+    AddSymbolCommand,
+    AmendCommand,
+    CancelCommand,
+    SubmitCommand,
+    VenueCommand,
+    VenueLevel,
+    VenueOrderEvent,
+    VenueSymbolEvent,
+    VenueTop,
+    VenueTrade,
+)
 
 __all__ = [
     "TOPICS",
+    "AddSymbolCommand",
+    "AmendCommand",
     "BestBidOffer",
     "BookDelta",
     "BookDepth",
@@ -34,6 +48,7 @@ __all__ = [
     "BookSnapshot",
     "BookStatus",
     "BookTop",
+    "CancelCommand",
     "Candle",
     "ConnectorState",
     "ConnectorStatus",
@@ -44,7 +59,14 @@ __all__ = [
     "OpenInterest",
     "PriceLevel",
     "Side",
+    "SubmitCommand",
     "TopicContract",
     "Trade",
+    "VenueCommand",
+    "VenueLevel",
+    "VenueOrderEvent",
+    "VenueSymbolEvent",
+    "VenueTop",
+    "VenueTrade",
     "topic",
 ]

@@ -21,6 +21,7 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
+from schemas.venue import VenueCommand, VenueMarketData, VenueOrderOrSymbolEvent, VenueTrade
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -45,6 +46,7 @@ class TopicContract:
 
 
 _INSTRUMENT_KEY = "exchange:symbol (e.g. binance_usdm:BTC-USDT-PERP)"
+_VENUE_KEY = "venue symbol (e.g. BTC-USDT)"
 
 TOPICS: tuple[TopicContract, ...] = (
     TopicContract(
@@ -149,6 +151,49 @@ TOPICS: tuple[TopicContract, ...] = (
             "Top N levels of a validated book, throttled per book by event time, with book and venue "
             "sequence numbers; an invalid status at once when the book breaks."
         ),
+    ),
+    TopicContract(
+        name="venue.commands.v1",
+        payload=TypeAdapter(VenueCommand),
+        schema_title="VenueCommand",
+        key=_VENUE_KEY,
+        producer="venue gateway, simulations",
+        consumers=("matching",),
+        retention_ms=7 * DAY_MS,
+        description=(
+            "Order entry for perpwatch's own venue: add_symbol, submit, cancel, amend. One partition "
+            "per symbol (the key), one matching engine per partition."
+        ),
+    ),
+    TopicContract(
+        name="venue.events.v1",
+        payload=TypeAdapter(VenueOrderOrSymbolEvent),
+        schema_title="VenueOrderOrSymbolEvent",
+        key=_VENUE_KEY,
+        producer="matching (transactional: read with isolation.level=read_committed)",
+        consumers=("venue-recorder", "venue gateway"),
+        retention_ms=7 * DAY_MS,
+        description="Order lifecycle events and rejections with reasons; symbol listings.",
+    ),
+    TopicContract(
+        name="venue.trades.v1",
+        payload=TypeAdapter(VenueTrade),
+        schema_title="VenueTrade",
+        key=_VENUE_KEY,
+        producer="matching (transactional: read with isolation.level=read_committed)",
+        consumers=("venue-recorder", "venue gateway"),
+        retention_ms=7 * DAY_MS,
+        description="Fills at the maker's price with both sides' client ids, accounts and fees.",
+    ),
+    TopicContract(
+        name="venue.md.v1",
+        payload=TypeAdapter(VenueMarketData),
+        schema_title="VenueMarketData",
+        key=_VENUE_KEY,
+        producer="matching (transactional: read with isolation.level=read_committed)",
+        consumers=("venue gateway", "third parties"),
+        retention_ms=2 * DAY_MS,
+        description="Coalesced L2 level updates (gapless l2_seq per symbol) and top-of-book changes.",
     ),
     TopicContract(
         name="dlq.v1",

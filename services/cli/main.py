@@ -30,7 +30,9 @@ console = Console(stderr=True)
 def _services() -> dict[str, str]:
     return {
         "ingest": "venue WebSockets -> normalized md.* topics (PERPWATCH_INGEST_FEEDS)",
-        "book-builder": "md.book.v1 -> validated books -> book.bbo.v1 + book_bbo rows",
+        "book-builder": "md.book.v1 -> validated books -> book.bbo.v1, book.l2.v1 + book_bbo rows",
+        "matching": "venue.commands.v1 -> matching engine -> venue.events/trades/md.v1 (exactly once)",
+        "venue-recorder": "venue.events.v1 + venue.trades.v1 -> venue_orders, venue_trades rows",
     }
 
 
@@ -44,6 +46,16 @@ def run(service: Annotated[str, typer.Argument(help="Service to run, e.g. book-b
         from services.ingest.service import run_ingest
 
         run_ingest(settings)
+        return
+    if service == "matching":
+        from services.matching.service import run_matching
+
+        run_matching(settings)
+        return
+    if service == "venue-recorder":
+        from services.matching.recorder import run_venue_recorder
+
+        run_venue_recorder(settings)
         return
     if service == "book-builder":
         from services.book_builder.service import BookBuilderProcessor

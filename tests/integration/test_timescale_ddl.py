@@ -30,6 +30,8 @@ HYPERTABLES = {
     "open_interest",
     "liquidations",
     "candles",
+    "venue_orders",
+    "venue_trades",
 }
 CONTINUOUS_AGGREGATES = {"trades_ohlcv_1m": "market_trades", "book_spread_1m": "book_bbo"}
 

@@ -3,6 +3,9 @@
 import re
 from pathlib import Path
 
+from pydantic_settings import BaseSettings
+
+from services.matching.service import MatchingSettings
 from services.runtime.settings import Settings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
@@ -10,16 +13,23 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 NOT_SETTINGS = {"PERPWATCH_DATA_DIR", "PERPWATCH_STATE_DIR"}
 
 
+SETTINGS_CLASSES: list[type[BaseSettings]] = [Settings, MatchingSettings]
+
+
+def _variables(settings_class: type[BaseSettings]) -> dict[str, object]:
+    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    return {f"{prefix}{name.upper()}": field for name, field in settings_class.model_fields.items()}
+
+
 def test_every_setting_is_in_the_readme_table() -> None:
-    for name, field in Settings.model_fields.items():
-        variable = f"PERPWATCH_{name.upper()}"
+    for variable, field in (item for cls in SETTINGS_CLASSES for item in _variables(cls).items()):
         assert f"| `{variable}` |" in README, f"{variable} is missing from the README configuration table"
-        assert field.description, f"{name} needs a description"
+        assert getattr(field, "description", None), f"{variable} needs a description"
 
 
 def test_the_readme_table_lists_no_setting_the_code_does_not_read() -> None:
     documented = set(re.findall(r"^\| `(PERPWATCH_[A-Z_]+)` \|", README, flags=re.MULTILINE))
-    known = {f"PERPWATCH_{name.upper()}" for name in Settings.model_fields} | NOT_SETTINGS
+    known = {variable for cls in SETTINGS_CLASSES for variable in _variables(cls)} | NOT_SETTINGS
     assert documented <= known, f"documented but not read: {sorted(documented - known)}"
 
 

@@ -1,0 +1,349 @@
+"""perpwatch's venue as a Kafka service: exactly-once matching per command partition.
+
+``venue.commands.v1`` is keyed by symbol, so every symbol lives on one partition, and each
+assigned partition gets its own single-writer :class:`MatchingEngine` and its own
+transactional producer (``transactional_id`` = group + topic + partition). One batch of a
+partition is one Kafka transaction holding, atomically:
+
+1. every output event (``venue.events.v1``, ``venue.trades.v1``, ``venue.md.v1``);
+2. dead letters for records that are not even JSON (``dlq.v1``);
+3. when due, an engine snapshot with the input offset it stops at (``_matching.snapshots.v1``);
+4. the consumed input offset (``send_offsets_to_transaction``).
+
+Readers with ``isolation_level=read_committed`` therefore see each command's outputs exactly
+once. On assignment, starting the partition's producer fences any zombie with the same
+transactional id and aborts its open transaction; the service then restores the latest
+snapshot and replays the commands from the snapshot's offset up to the committed offset
+without emitting anything (their outputs are already committed), and goes on live from there.
+The engine is deterministic, so the replay rebuilds the very state — and sequence numbers —
+the previous owner had committed.
+
+A failed transaction leaves the in-memory engine ahead of what was committed, so the service
+does not try to continue: it aborts and exits (crash-only); the next start restores.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.dead_letter import DeadLetter
+from services.matching.engine import MatchingEngine, decode_command, encode_event
+from services.matching.snapshots import EngineSnapshot, ensure_snapshot_topic, load_snapshot, send_snapshot
+from services.matching.topics import COMMANDS_TOPIC, output_topic
+from services.runtime.dead_letter import DEAD_LETTER_TOPIC, DeadLetterPublisher, dead_letter
+from services.runtime.kafka import RebalanceHooks, make_consumer, make_producer
+from services.runtime.logs import configure_logging
+from services.runtime.metrics import EVENTS_PUBLISHED, MESSAGES_CONSUMED, OFFSET_COMMITS
+from services.runtime.observability import Health, ObservabilityServer
+from services.runtime.settings import Settings, get_settings
+from services.runtime.topics import ensure_topics, partitions_of
+
+log = logging.getLogger(__name__)
+
+SERVICE = "matching"
+
+
+class MatchingSettings(BaseSettings):
+    """Venue-only knobs, from ``PERPWATCH_MATCHING_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="PERPWATCH_MATCHING_", extra="ignore", frozen=True)
+
+    snapshot_every_commands: int = Field(
+        default=20_000, ge=1, description="Snapshot after this many commands."
+    )
+    snapshot_every_s: float = Field(default=60.0, gt=0, description="Or after this many seconds.")
+    max_batch: int = Field(default=2000, ge=1, description="Commands per transaction at most.")
+
+
+@dataclass
+class PartitionVenue:
+    """One command partition's engine and the producer that owns its transactions."""
+
+    tp: TopicPartition
+    engine: MatchingEngine
+    producer: AIOKafkaProducer
+    dead_letters: DeadLetterPublisher
+    # Commands below this offset had their outputs committed by a previous owner: replay only.
+    emit_from: int
+    next_offset: int
+    snapshot_offset: int | None
+    since_snapshot: int = 0
+    snapshot_at: float = field(default_factory=time.monotonic)
+    replayed: int = 0
+
+
+class MatchingService:
+    def __init__(self, settings: Settings, matching: MatchingSettings | None = None) -> None:
+        self.settings = settings
+        self.matching = matching or MatchingSettings()
+        self.health = Health()
+        self.stopping = asyncio.Event()
+        self.group_id = f"{settings.consumer_group_prefix}.{SERVICE}"
+        self.venues: dict[TopicPartition, PartitionVenue] = {}
+        self._commands = settings.topic_name(COMMANDS_TOPIC)
+        self._dlq = settings.topic_name(DEAD_LETTER_TOPIC)
+        self._topic_of_kind = {
+            kind: settings.topic_name(output_topic(kind))
+            for kind in ("order", "symbol", "trade", "l2", "bbo")
+        }
+        self._consumer: AIOKafkaConsumer | None = None
+        self._server = ObservabilityServer(self.health, settings.metrics_port)
+        self._batch_lock = asyncio.Lock()
+        self._assignment_epoch = 0
+
+    @property
+    def metrics_port(self) -> int:
+        return self._server.port
+
+    def request_stop(self) -> None:
+        if not self.stopping.is_set():
+            log.info("stop requested: finishing the current transaction")
+            self.stopping.set()
+
+    async def run(self) -> None:
+        await self._server.start()
+        try:
+            await ensure_topics(self.settings)
+            partitions = await partitions_of(self.settings, self._commands)
+            await ensure_snapshot_topic(self.settings, max(len(partitions), self.settings.topic_partitions))
+            self._consumer = make_consumer(self.settings, group_id=self.group_id)
+            self._consumer.subscribe(
+                [self._commands], listener=RebalanceHooks(self._on_revoked, self._on_assigned)
+            )
+            self.health.set_ready("kafka", False, "waiting for partition assignment")
+            self.health.set_ready("starting", True)
+            await self._consumer.start()
+            log.info("venue started", extra={"group": self.group_id})
+            await self._loop()
+        finally:
+            await self._shutdown()
+
+    async def _loop(self) -> None:
+        assert self._consumer is not None
+        while not self.stopping.is_set():
+            self.health.beat()
+            epoch = self._assignment_epoch
+            batch = await self._consumer.getmany(timeout_ms=200, max_records=self.matching.max_batch)
+            if not batch:
+                continue
+            async with self._batch_lock:
+                if epoch != self._assignment_epoch:
+                    await self._put_back(batch)
+                    continue
+                for tp, records in batch.items():
+                    venue = self.venues.get(tp)
+                    if venue is not None and records:
+                        await self._process(venue, records)
+
+    async def _shutdown(self) -> None:
+        self.health.set_ready("stopping", False, "shutting down")
+        if self._consumer is not None:
+            await self._consumer.stop()  # revokes: closes every partition's producer
+        for venue in list(self.venues.values()):
+            await self._close(venue)
+        await self._server.stop()
+        log.info("venue stopped")
+
+    # Partition lifecycle ------------------------------------------------------------------
+
+    async def _on_assigned(self, partitions: set[TopicPartition]) -> None:
+        async with self._batch_lock:
+            self._assignment_epoch += 1
+            for tp in sorted(partitions, key=lambda p: p.partition):
+                if tp not in self.venues:
+                    self.venues[tp] = await self._open(tp)
+            self._assignment_epoch += 1
+        self.health.set_ready("kafka", True)
+
+    async def _on_revoked(self, partitions: set[TopicPartition]) -> None:
+        # Under the lock: a revoked partition's last transaction is committed before it goes.
+        async with self._batch_lock:
+            self._assignment_epoch += 1
+            for tp in partitions:
+                venue = self.venues.get(tp)
+                if venue is not None:
+                    await self._close(venue)
+
+    async def _open(self, tp: TopicPartition) -> PartitionVenue:
+        """Fence the partition's previous owner, restore its snapshot and seek to replay."""
+        assert self._consumer is not None
+        producer = make_producer(self.settings, transactional_id=f"{self.group_id}.{tp.topic}.{tp.partition}")
+        # start() completes InitProducerId: any zombie is fenced, its open transaction aborted.
+        await producer.start()
+        committed = await self._consumer.committed(tp)
+        snapshot = await load_snapshot(self.settings, tp.partition)
+        if snapshot is not None:
+            engine = MatchingEngine.restore(snapshot.engine)
+            self._consumer.seek(tp, snapshot.offset)
+            start = snapshot.offset
+        else:
+            engine = MatchingEngine()
+            await self._consumer.seek_to_beginning(tp)
+            start = 0
+        emit_from = committed if committed is not None else 0
+        log.info(
+            "partition restored",
+            extra={
+                "partition": tp.partition,
+                "snapshot_offset": None if snapshot is None else snapshot.offset,
+                "committed_offset": committed,
+                "seq": engine.seq,
+            },
+        )
+        return PartitionVenue(
+            tp=tp,
+            engine=engine,
+            producer=producer,
+            dead_letters=DeadLetterPublisher(producer, SERVICE, self._dlq),
+            emit_from=emit_from,
+            next_offset=start,
+            snapshot_offset=None if snapshot is None else snapshot.offset,
+        )
+
+    async def _close(self, venue: PartitionVenue) -> None:
+        self.venues.pop(venue.tp, None)
+        log.info("partition closed", extra=self.partition_state(venue))
+        with contextlib.suppress(Exception):
+            await venue.producer.stop()
+
+    def partition_state(self, venue: PartitionVenue) -> dict[str, object]:
+        return {
+            "partition": venue.tp.partition,
+            "next_offset": venue.next_offset,
+            "seq": venue.engine.seq,
+            "state_hash": venue.engine.state_hash(),
+            "replayed": venue.replayed,
+        }
+
+    async def _put_back(self, batch: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        """A batch fetched across a rebalance is fetched again, unless a restore seek went earlier."""
+        assert self._consumer is not None
+        assigned = self._consumer.assignment()
+        for tp, records in batch.items():
+            if records and tp in assigned and records[0].offset < await self._consumer.position(tp):
+                self._consumer.seek(tp, records[0].offset)
+
+    # The transaction -----------------------------------------------------------------------
+
+    async def _process(self, venue: PartitionVenue, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        engine = venue.engine
+        symbols = engine.symbols
+        outgoing: list[tuple[str, bytes, bytes | None]] = []
+        letters: list[DeadLetter] = []
+        fresh = 0
+        last = venue.next_offset
+        for record in records:
+            if record.offset < venue.next_offset:
+                continue  # already applied: a stale fetch after a seek
+            last = record.offset + 1
+            fresh += 1
+            live = record.offset >= venue.emit_from
+            if not live:
+                venue.replayed += 1
+            venue.since_snapshot += 1
+            try:
+                raw = orjson.loads(record.value) if record.value else None
+            except orjson.JSONDecodeError as exc:
+                raw, error = None, f"not JSON: {exc}"
+            else:
+                error = "record has no value"
+            if raw is None:
+                # Undecodable: the engine never sees it, in the live run and in any replay alike.
+                if live:
+                    letters.append(self._letter(record, error))
+                continue
+            events = engine.process(decode_command(raw, symbols))
+            if not live:
+                continue
+            for event in events:
+                wire = encode_event(event, symbols)
+                symbol = str(wire["symbol"])
+                key = symbol.encode() if symbol else record.key
+                outgoing.append((self._topic_of_kind[str(wire["kind"])], orjson.dumps(wire), key))
+        venue.next_offset = max(venue.next_offset, last)
+        MESSAGES_CONSUMED.labels(SERVICE, COMMANDS_TOPIC).inc(fresh)
+        if not fresh or venue.next_offset <= venue.emit_from:
+            return  # replay only: everything here was committed before
+        await self._commit(venue, outgoing, letters)
+
+    def _letter(self, record: ConsumerRecord[bytes, bytes], error: str) -> DeadLetter:
+        return dead_letter(
+            service=SERVICE,
+            source=COMMANDS_TOPIC,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            payload=record.value or b"",
+            error_type="undecodable_command",
+            error=error,
+        )
+
+    async def _commit(
+        self,
+        venue: PartitionVenue,
+        outgoing: list[tuple[str, bytes, bytes | None]],
+        letters: list[DeadLetter],
+    ) -> None:
+        producer = venue.producer
+        snapshot_due = (
+            venue.snapshot_offset is None
+            or venue.since_snapshot >= self.matching.snapshot_every_commands
+            or time.monotonic() - venue.snapshot_at >= self.matching.snapshot_every_s
+        )
+        await producer.begin_transaction()
+        try:
+            for topic, value, key in outgoing:
+                await producer.send(topic, value, key=key)
+            for letter in letters:
+                await venue.dead_letters.publish(letter)
+            if snapshot_due:
+                snapshot = EngineSnapshot(venue.tp.partition, venue.next_offset, venue.engine.snapshot())
+                size = await send_snapshot(producer, self.settings, snapshot)
+                log.info(
+                    "snapshot written",
+                    extra={"partition": venue.tp.partition, "offset": snapshot.offset, "bytes": size},
+                )
+            await producer.send_offsets_to_transaction({venue.tp: venue.next_offset}, self.group_id)
+            await producer.commit_transaction()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await producer.abort_transaction()
+            log.exception("transaction failed: exiting so that the next owner restores")
+            raise
+        if snapshot_due:
+            venue.snapshot_offset = venue.next_offset
+            venue.since_snapshot = 0
+            venue.snapshot_at = time.monotonic()
+        OFFSET_COMMITS.labels(SERVICE).inc()
+        for topic, count in Counter(topic for topic, _, _ in outgoing).items():
+            EVENTS_PUBLISHED.labels(SERVICE, topic).inc(count)
+
+
+def run_matching(settings: Settings) -> None:
+    """Entry point of ``perpwatch run matching``: runs until SIGTERM or SIGINT."""
+    configure_logging(SERVICE, settings.log_level, settings.log_format)
+
+    async def main() -> None:
+        service = MatchingService(settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, service.request_stop)
+        await service.run()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+if __name__ == "__main__":
+    run_matching(get_settings())

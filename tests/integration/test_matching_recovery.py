@@ -1,0 +1,188 @@
+"""The venue killed with SIGKILL mid-stream and restarted commits exactly the no-crash outputs.
+
+Real broker, the real service process (``python -m services.matching.service``). A deterministic
+stream of a few thousand commands for one symbol is fed; the service is killed while it is
+busy, restarted, and must end with the state hash of an uninterrupted run of the core
+(``perpwatch venue run --state-hash``) and with committed outputs, read with read_committed,
+equal to that run's events: same events, same venue sequence numbers, none duplicated or lost.
+"""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from services.matching.engine import MatchingEngine
+from services.matching.runner import run_commands
+from services.matching.snapshots import SNAPSHOT_TOPIC
+from services.matching.topics import COMMANDS_TOPIC, OUTPUT_TOPICS, output_topic
+from services.matching.workload import SYMBOL, venue_command_lines
+from services.runtime.kafka import make_producer
+from services.runtime.settings import Settings
+from services.runtime.topics import ensure_topics
+from tests.book_builder.streams import committed_offset, end_offset, wait_for
+from tests.integration.helpers import read_topic
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMMANDS = 3000
+UNDECODABLE = b'{"type": "submit", "symbol": "BTC-'
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start_venue(settings: Settings, log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PERPWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "PERPWATCH_DATABASE_URL": settings.database_url,
+        "PERPWATCH_TOPIC_NAMESPACE": settings.topic_namespace,
+        "PERPWATCH_CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix,
+        "PERPWATCH_TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "PERPWATCH_PRODUCER_LINGER_MS": str(settings.producer_linger_ms),
+        "PERPWATCH_METRICS_PORT": str(port),
+        "PERPWATCH_LOG_FORMAT": "json",
+        "PERPWATCH_MATCHING_SNAPSHOT_EVERY_COMMANDS": "500",
+        "PERPWATCH_MATCHING_MAX_BATCH": "100",
+    }
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.matching.service"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return process, port
+
+
+def _ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> bool:
+    if process.poll() is not None:
+        raise AssertionError(f"venue exited early:\n{log_path.read_text()[-3000:]}")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+async def _wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    async def ready() -> bool:
+        return await asyncio.to_thread(_ready, process, port, log_path)
+
+    await wait_for("the venue to be ready", ready, timeout_s=60)
+
+
+async def _feed(
+    producer: AIOKafkaProducer, topic: str, lines: list[bytes], *, chunk: int, pause_s: float
+) -> None:
+    for index, line in enumerate(lines, start=1):
+        await producer.send(topic, line, key=SYMBOL.encode())
+        if index % chunk == 0:
+            await producer.flush()
+            await asyncio.sleep(pause_s)
+    await producer.flush()
+
+
+def _logged(log_path: Path, message: str) -> list[dict[str, Any]]:
+    return [
+        orjson.loads(line)
+        for line in log_path.read_text().splitlines()
+        if line.startswith("{") and f'"{message}"' in line
+    ]
+
+
+async def test_sigkill_mid_stream_then_restart_commits_exactly_the_no_crash_outputs(
+    settings: Settings, tmp_path: Path
+) -> None:
+    lines = venue_command_lines(COMMANDS)
+    reference = MatchingEngine()
+    expected: dict[str, list[dict[str, object]]] = {name: [] for name in OUTPUT_TOPICS}
+    for event in run_commands(lines, reference):
+        expected[output_topic(str(event["kind"]))].append(event)
+    # One record that is not even JSON: dead-lettered, never seen by the engine.
+    records = [*lines[:50], UNDECODABLE, *lines[50:]]
+    group = f"{settings.consumer_group_prefix}.matching"
+    topic = settings.topic_name(COMMANDS_TOPIC)
+    log_path = tmp_path / "venue.log"
+    await ensure_topics(settings)
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        first, port = _start_venue(settings, log_path)
+        try:
+            await _wait_ready(first, port, log_path)
+            await _feed(producer, topic, records[:1500], chunk=250, pause_s=0.05)
+
+            async def snapshotted() -> bool:
+                return (
+                    await committed_offset(settings, group, COMMANDS_TOPIC) >= 1200
+                    and await end_offset(settings, SNAPSHOT_TOPIC) >= 2
+                )
+
+            await wait_for("a committed snapshot", snapshotted, timeout_s=60)
+            # Kill it while it is busy with the next part of the stream.
+            feeding = asyncio.create_task(_feed(producer, topic, records[1500:2600], chunk=50, pause_s=0.02))
+            await asyncio.sleep(0.3)
+            first.send_signal(signal.SIGKILL)
+            await feeding
+        finally:
+            if first.poll() is None:
+                first.kill()
+            first.wait(timeout=30)
+        assert first.returncode == -signal.SIGKILL
+        killed_at = await committed_offset(settings, group, COMMANDS_TOPIC)
+        assert 1200 <= killed_at < 2600, "the kill must land in the middle of the stream"
+        await _feed(producer, topic, records[2600:], chunk=500, pause_s=0.0)
+    finally:
+        await producer.stop()
+
+    second, port = _start_venue(settings, log_path)
+    try:
+        await _wait_ready(second, port, log_path)
+
+        async def consumed() -> bool:
+            return await committed_offset(settings, group, COMMANDS_TOPIC) >= len(records)
+
+        await wait_for("the restarted venue to consume everything", consumed, timeout_s=60)
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    finally:
+        if second.poll() is None:
+            second.kill()
+            second.wait(timeout=30)
+    assert second.returncode == 0, log_path.read_text()[-3000:]
+
+    restored = [r for r in _logged(log_path, "partition restored") if r["committed_offset"]]
+    assert restored[-1]["snapshot_offset"] is not None, "the restart restored a snapshot"
+    closed = [r for r in _logged(log_path, "partition closed") if r["next_offset"] == len(records)]
+    assert closed, "the restarted venue reported its final state"
+    assert closed[-1]["state_hash"] == reference.state_hash()
+    assert closed[-1]["seq"] == reference.seq
+
+    for name in OUTPUT_TOPICS:
+        committed = [event.model_dump(exclude_none=True) for _, event in await read_topic(settings, name)]
+        wanted = [{k: v for k, v in event.items() if v is not None} for event in expected[name]]
+        assert len(committed) == len(wanted), name
+        assert committed == wanted, name
+    letters = [letter for _, letter in await read_topic(settings, "dlq.v1")]
+    assert [(letter.error_type, letter.payload_text) for letter in letters] == [
+        ("undecodable_command", UNDECODABLE.decode())
+    ]
+    print(
+        f"killed at offset {killed_at}; restored from snapshot at {restored[-1]['snapshot_offset']}, "
+        f"replayed {closed[-1]['replayed']}; outputs "
+        + ", ".join(f"{name} {len(expected[name])}" for name in OUTPUT_TOPICS)
+    )
