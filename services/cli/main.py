@@ -248,9 +248,11 @@ def up(
 def _mount_subcommands() -> None:
     from services.book_builder.cli import app as book_app
     from services.ingest.cli import register
+    from services.ingest.instruments_cli import app as instruments_app
     from services.matching.cli import app as venue_app
 
     register(app)
+    app.add_typer(instruments_app, name="instruments")
     app.add_typer(
         venue_app, name="venue", help="The perpwatch matching venue: run its core on a command file."
     )

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 
 from schemas.common import ExchangeId
 
@@ -71,19 +72,46 @@ class InstrumentCatalog:
     def __len__(self) -> int:
         return len(self._by_native)
 
+    def instruments(self, exchange: ExchangeId) -> list[Instrument]:
+        return [i for (venue, _), i in self._by_native.items() if venue is exchange]
 
-def load_snapshot() -> InstrumentCatalog:
-    """Every venue's committed snapshot (``instrument_snapshots/<exchange>.json``)."""
-    instruments: list[Instrument] = []
+    def resolve(self, exchange: ExchangeId, symbols: list[str]) -> list[Instrument]:
+        """Instruments for symbols given natively (BTCUSDT) or canonically (BTC-USDT-PERP)."""
+        known = self.instruments(exchange)
+        by_native = {i.native_symbol: i for i in known}
+        by_canonical = {i.symbol: i for i in known}
+        resolved: list[Instrument] = []
+        for symbol in symbols:
+            instrument = by_native.get(symbol) or by_canonical.get(symbol.upper())
+            if instrument is None:
+                choices = ", ".join(sorted(by_native)) or "none"
+                raise ValueError(f"unknown {exchange.value} symbol {symbol!r}; known: {choices}")
+            if instrument not in resolved:
+                resolved.append(instrument)
+        return resolved
+
+
+def load_snapshot(cache_dir: Path | None = None) -> InstrumentCatalog:
+    """Every venue's committed snapshot (``instrument_snapshots/<exchange>.json``), overlaid with
+    the refreshed copies in ``cache_dir`` when given: a refreshed instrument replaces the committed
+    one with the same native symbol, and committed-only instruments stay known."""
+    by_key: dict[tuple[ExchangeId, str], Instrument] = {}
     versions: list[str] = []
-    for resource in sorted(resources.files(SNAPSHOT_PACKAGE).iterdir(), key=lambda r: r.name):
-        if not resource.name.endswith(".json"):
-            continue
-        document = json.loads(resource.read_text())
+    documents = [
+        resource.read_text()
+        for resource in sorted(resources.files(SNAPSHOT_PACKAGE).iterdir(), key=lambda r: r.name)
+        if resource.name.endswith(".json")
+    ]
+    if cache_dir is not None and cache_dir.is_dir():
+        documents += [path.read_text() for path in sorted(cache_dir.glob("*.json"))]
+    for text in documents:
+        document = json.loads(text)
         exchange = ExchangeId(document["exchange"])
         versions.append(f"{exchange.value}@{document['version']}")
-        instruments.extend(instrument_from_json(exchange, entry) for entry in document["instruments"])
-    return InstrumentCatalog(instruments, version=", ".join(versions))
+        for entry in document["instruments"]:
+            instrument = instrument_from_json(exchange, entry)
+            by_key[(exchange, instrument.native_symbol)] = instrument
+    return InstrumentCatalog(list(by_key.values()), version=", ".join(versions))
 
 
 def instrument_from_json(exchange: ExchangeId, entry: dict[str, object]) -> Instrument:

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         default="",
         description="Venue URL overrides: a JSON file or string as written by `perpwatch simulate --endpoints-out`.",
     )
+    instrument_cache_dir: str = Field(
+        default=".state/instruments",
+        description="Where ingestors keep instrument metadata refreshed from the venues (fallback: the committed snapshot).",
+    )
     sink_batch_rows: int = Field(default=500, ge=1, description="Rows per database batch.")
     sink_max_backoff_s: float = Field(
         default=30.0, gt=0, description="Cap of the retry delay while the database is down."

@@ -28,8 +28,19 @@ Adding a venue's dialect is one file, ``dialects/<exchange>.py``, ending with
    ``FundingPrint``, ``OpenInterestPrint``, ``LiquidationPrint``), the frames it becomes, each
    tagged with the topic a session subscribes to and the events it carries (``carries``);
 4. ``rest(request, now_ns)``: instruments, book snapshots, connection tokens, as the venue
-   serves them (``self.book_view`` gives the model's book with its sequence id);
-5. optionally ``open_session`` for streams named in the URL.
+   serves them (``self.book_view`` gives the model's book with its sequence id and its count of
+   level changes; ``request.body`` holds a JSON body);
+5. optionally ``open_session`` (streams named in the URL, a welcome or Engine.IO open packet, a
+   token check) and ``heartbeat(session, now_ns)``, called every market tick, for what the venue
+   sends on its own clock (server pings, heartbeats) or to drop a silent client (a reply with
+   empty ``text`` and a ``close_code`` closes the connection without a last frame).
+
+Model events carry what the venue formats need: ``BookChange.first/last/prev`` (Binance, Gate.io,
+OKX, Deribit, Bitget), ``update_no`` (consecutive: Bybit, MEXC), ``level_changes_before``
+(one sequence per level change: KuCoin), ``added_bids/added_asks`` (BitMEX insert vs update,
+Deribit new vs change) and ``TradePrint.forced`` (liquidations flagged on the trade: Deribit).
+``SimulatorConfig.symbols`` applies to every venue; one that lacks a symbol lists its perpetual
+on the same base (``grids_for``: BTC-USD-PERP on Deribit and COIN-M, BTC-USDC-PERP on Hyperliquid).
 
 The venue must have an adapter in ``services/ingest/venues/`` and an instrument snapshot: the
 simulator takes the WebSocket path from the adapter's ``ws_url`` and the tick/lot grid from the

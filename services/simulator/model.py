@@ -145,6 +145,12 @@ class BookChange:
     asks: tuple[Level, ...]
     suppressed: bool = False
     """An injected sequence gap: the model moved on, but no venue sends this update."""
+    added_bids: tuple[int, ...] = ()
+    """Prices (ticks) of ``bids`` that were not in the book before (BitMEX ``insert`` vs ``update``)."""
+    added_asks: tuple[int, ...] = ()
+    level_changes_before: int = 0
+    """Level changes of this book before this update, for venues that number every single level
+    change (KuCoin ``sequence``): this update's changes are ``level_changes_before + 1...``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +170,8 @@ class TradePrint:
     price: int
     lots: int
     taker: Side
+    forced: bool = False
+    """A liquidation's fill (a ``LiquidationPrint`` follows), for venues that flag it on the trade."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +226,8 @@ class BookView:
     bids: list[Level]
     """Best (highest) first."""
     asks: list[Level]
+    level_changes: int = 0
+    """Level changes of this book so far (see ``BookChange.level_changes_before``)."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +258,7 @@ class _Book:
     asks: dict[int, int] = field(default_factory=dict)
     last: int = 0
     update_no: int = 0
+    level_changes: int = 0
     trade_id: int = 0
     basis: float = 0.0
     dislocation: float = 0.0
@@ -303,7 +314,7 @@ class MarketModel:
         book = self._books[(venue, native_symbol)]
         bids = sorted(book.bids.items(), reverse=True)[:depth]
         asks = sorted(book.asks.items())[:depth]
-        return BookView(book.grid, ts, book.last, book.update_no, bids, asks)
+        return BookView(book.grid, ts, book.last, book.update_no, bids, asks, book.level_changes)
 
     def mid_price(self, venue: ExchangeId, native_symbol: str) -> float:
         """Venue-unit mid of the current book."""
@@ -418,6 +429,8 @@ class MarketModel:
                     new[price] = resting
         bid_changes = _diff(book.bids, new_bids, reverse=True)
         ask_changes = _diff(book.asks, new_asks, reverse=False)
+        added_bids = tuple(p for p, q in bid_changes if q and p not in book.bids)
+        added_asks = tuple(p for p, q in ask_changes if q and p not in book.asks)
         book.bids, book.asks = new_bids, new_asks
         if not changes or not (bid_changes or ask_changes):
             book.top = ((best_bid, new_bids[best_bid]), (best_ask, new_asks[best_ask]))
@@ -426,6 +439,8 @@ class MarketModel:
         first = prev + 1
         book.last = prev + rng.randint(1, 6)
         book.update_no += 1
+        changes_before = book.level_changes
+        book.level_changes += len(bid_changes) + len(ask_changes)
         events: list[MarketEvent] = [
             BookChange(
                 book.grid,
@@ -437,6 +452,9 @@ class MarketModel:
                 bid_changes,
                 ask_changes,
                 suppressed=book.suppress_next,
+                added_bids=added_bids,
+                added_asks=added_asks,
+                level_changes_before=changes_before,
             )
         ]
         book.suppress_next = False
@@ -464,7 +482,7 @@ class MarketModel:
             size = rng.expovariate(1 / book.profile.trade_size) * (3 if forced else 1)
             lots = max(1, round(size / book.grid.base_per_lot(price * float(book.grid.tick))))
             book.trade_id += 1
-            events.append(TradePrint(book.grid, now_ns, book.trade_id, price, lots, taker))
+            events.append(TradePrint(book.grid, now_ns, book.trade_id, price, lots, taker, forced))
             if forced:
                 events.append(LiquidationPrint(book.grid, now_ns, book.burst_side, price, lots))
         if bursting:

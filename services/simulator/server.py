@@ -54,7 +54,7 @@ class SimulatorConfig:
     venues: tuple[ExchangeId, ...] = ()
     """Empty: every venue that has a dialect."""
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
-    """Canonical symbols; each venue lists those of them its instrument snapshot has."""
+    """Canonical symbols; a venue without one lists its perpetual on the same base (``grids_for``)."""
     seed: int = 0
     host: str = "127.0.0.1"
     ports: Mapping[ExchangeId, tuple[int, int]] = field(default_factory=dict)
@@ -137,14 +137,25 @@ class _Venue:
     retry_after_s: float = 1.0
 
 
-def _grids_for(venues: list[ExchangeId], symbols: tuple[str, ...]) -> list[Grid]:
-    wanted = set(symbols)
+def grids_for(venues: list[ExchangeId], symbols: tuple[str, ...]) -> list[Grid]:
+    """Each venue's instruments for ``symbols``; where a venue does not list one, its perpetual on
+    the same base stands in (BTC-USD-PERP on Deribit or COIN-M, BTC-USDC-PERP on Hyperliquid for
+    BTC-USDT-PERP), so one symbol list serves every venue."""
     grids = []
     for venue in venues:
-        listed = [Grid.of(i) for i in instruments_of(venue) if i.symbol in wanted]
-        if not listed:
-            raise ValueError(f"{venue.value} lists none of {sorted(wanted)} in its instrument snapshot")
-        grids.extend(listed)
+        listed = instruments_of(venue)
+        by_symbol = {i.symbol: i for i in listed}
+        chosen: list[Grid] = []
+        for symbol in symbols:
+            instrument = by_symbol.get(symbol)
+            if instrument is None:
+                base = symbol.split("-", 1)[0]
+                instrument = next((i for i in listed if i.base == base), None)
+            if instrument is not None and Grid.of(instrument) not in chosen:
+                chosen.append(Grid.of(instrument))
+        if not chosen:
+            raise ValueError(f"{venue.value} lists none of {sorted(symbols)} in its instrument snapshot")
+        grids.extend(chosen)
     return grids
 
 
@@ -153,7 +164,7 @@ class Simulator:
         self.config = config or SimulatorConfig()
         venues = list(self.config.venues or available_dialects())
         self.model = MarketModel(
-            _grids_for(venues, self.config.symbols), seed=self.config.seed, config=self.config.model
+            grids_for(venues, self.config.symbols), seed=self.config.seed, config=self.config.model
         )
         self.stats = SimulatorStats()
         catalog = load_snapshot()
@@ -187,6 +198,10 @@ class Simulator:
             ws_url=f"ws://{host}:{venue.ws_port}{venue.ws_path}",
             rest_url=f"http://{host}:{venue.rest_port}{venue.rest_prefix}",
         )
+
+    def dialect(self, exchange: ExchangeId) -> Dialect:
+        """The venue's dialect (tests tune its protocol timings, e.g. a server ping interval)."""
+        return self._venues[exchange].dialect
 
     @property
     def control_url(self) -> str:
@@ -341,8 +356,10 @@ class Simulator:
                 if deadline is not None and loop.time() >= deadline:
                     log.info("simulator duration reached")
                     break
+                now_ns = time.time_ns()
                 if not self._paused:
-                    self._dispatch(self.model.step(time.time_ns()))
+                    self._dispatch(self.model.step(now_ns))
+                self._heartbeats(now_ns)
                 next_at += tick
                 delay = next_at - loop.time()
                 if delay < -1.0:  # far behind (a paused debugger, a slow machine): do not catch up
@@ -351,6 +368,15 @@ class Simulator:
                     await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, delay))
         finally:
             self._stopping.set()
+
+    def _heartbeats(self, now_ns: int) -> None:
+        """Frames venues send on their own clock (Engine.IO pings, Deribit heartbeats)."""
+        for venue in self._venues.values():
+            for client in list(venue.clients.values()):
+                if client.closing or client.stalled:
+                    continue
+                for frame in venue.dialect.heartbeat(client.state, now_ns):
+                    self._enqueue(venue, client, frame)
 
     def _dispatch(self, events: list[ModelEvent]) -> None:
         for event in events:
@@ -378,7 +404,8 @@ class Simulator:
             self.stats.frames_dropped[venue.exchange.value] += 1
             self._close(client, 1008, "slow consumer")
             return
-        client.queue.put_nowait(frame)
+        if frame.text or frame.close_code is None:
+            client.queue.put_nowait(frame)
         if frame.close_code is not None:
             self._close(client, frame.close_code, "protocol error")
 

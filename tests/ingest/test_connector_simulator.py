@@ -21,24 +21,27 @@ from schemas.common import ExchangeId
 from schemas.market_data import BookDelta, BookSnapshot, ConnectorState, Trade
 from services.book_builder.core.builder import BookBuilder, BookState
 from services.book_builder.core.rules import sequence_rule_for
-from services.ingest.connector import MemorySink, VenueConnector
+from services.ingest.connector import FrameTap, MemorySink, VenueConnector
 from services.ingest.connector.parse import CHANNEL_OF_EVENT, normalize_raw
 from services.ingest.instruments import load_snapshot
 from services.ingest.venue import Channel, RestRequest, VenueAdapter
 from services.ingest.venues import adapter_for
 from services.ingest.venues.binance_usdm import BinanceUsdmAdapter
 from services.simulator.dialects import available_dialects
+from services.simulator.dialects.coindcx import CoindcxDialect
 from services.simulator.model import Fault, FaultKind, ModelConfig
 from services.simulator.server import Simulator, SimulatorConfig
 
-VENUES = [v for v in (ExchangeId.BINANCE_USDM, ExchangeId.BYBIT, ExchangeId.OKX) if v in available_dialects()]
+VENUES = available_dialects()
+# Funding and open interest twice a second: every channel shows up within a second.
+FAST_MARKET = ModelConfig(tick_s=0.05, funding_every_s=0.5, open_interest_every_s=0.5)
 FAST = {"backoff_initial_s": 0.05, "backoff_cap_s": 0.5, "protocol_ping_interval_s": None, "seed": 7}
 
 
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
     config = SimulatorConfig(
-        venues=tuple(VENUES), seed=11, duration_s=60, record_frames=True, model=ModelConfig(tick_s=0.05)
+        venues=tuple(VENUES), seed=11, duration_s=60, record_frames=True, model=FAST_MARKET
     )
     async with Simulator(config) as running:
         yield running
@@ -68,13 +71,14 @@ def start_feed(
     *,
     channels: frozenset[Channel] = frozenset(Channel),
     adapter: VenueAdapter | None = None,
+    tap: FrameTap | None = None,
     **options: Any,
 ) -> Feed:
     adapter = adapter or adapter_for(venue, load_snapshot())
     natives = [g.native_symbol for g in simulator.model.grids if g.venue == venue]
     sink = MemorySink()
     connector = VenueConnector(
-        adapter, natives, channels, sink, simulator.connector_options(venue, **{**FAST, **options})
+        adapter, natives, channels, sink, simulator.connector_options(venue, **{**FAST, **options}), tap=tap
     )
     return Feed(connector, sink, asyncio.create_task(connector.run()), adapter)
 
@@ -105,6 +109,27 @@ def sent_trade_ids(simulator: Simulator, feed: Feed) -> list[tuple[str, str]]:
         events = normalize_raw(feed.adapter, text.encode(), 0) or []
         ids.extend((e.native_symbol, e.trade_id) for e in events if isinstance(e, Trade))
     return ids
+
+
+# Venues whose every book message is a whole book: there is no "one snapshot per session".
+SNAPSHOT_ONLY = frozenset({ExchangeId.HYPERLIQUID, ExchangeId.COINDCX})
+# Venues that name trades by time, side, price and size (no venue id): two identical fills in the
+# same millisecond share a name, and a subscription's trade snapshot repeats earlier trades.
+REPEATED_TRADE_IDS = frozenset({ExchangeId.MEXC, ExchangeId.PHEMEX, ExchangeId.COINDCX, ExchangeId.BITGET})
+
+
+def book_snapshots(feed: Feed) -> Counter[str]:
+    return Counter(e.native_symbol for e in feed.sink.received if isinstance(e, BookSnapshot))
+
+
+def symbols_of(simulator: Simulator, venue: ExchangeId) -> list[str]:
+    return [g.native_symbol for g in simulator.model.grids if g.venue == venue]
+
+
+def resynced(simulator: Simulator, feed: Feed) -> bool:
+    """Every book has its second session's snapshot (stream or REST)."""
+    snapshots = book_snapshots(feed)
+    return all(snapshots[s] >= 2 for s in symbols_of(simulator, feed.adapter.exchange))
 
 
 def assert_books_synced(simulator: Simulator, feed: Feed) -> None:
@@ -161,7 +186,7 @@ async def test_server_drop_reconnects_resubscribes_and_loses_nothing(
     dropped_at = time.monotonic()
     await wait_until(lambda: ConnectorState.RESUBSCRIBED in feed.states())
     reconnect_s = time.monotonic() - dropped_at
-    await wait_until(lambda: feed.received()["trades"] >= 8)
+    await wait_until(lambda: feed.received()["trades"] >= 8 and resynced(simulator, feed))
     await simulator.settle()
     await feed.stop()
 
@@ -176,10 +201,11 @@ async def test_server_drop_reconnects_resubscribes_and_loses_nothing(
     assert feed.received() == sent_counts(simulator, venue)
     received_ids = received_trade_ids(feed)
     assert received_ids == sent_trade_ids(simulator, feed)
-    assert len(set(received_ids)) == len(received_ids)
+    if venue not in REPEATED_TRADE_IDS:
+        assert len(set(received_ids)) == len(received_ids)
     # The book resynchronises on the new session's snapshot (REST or stream).
-    snapshots = Counter(e.native_symbol for e in feed.sink.received if isinstance(e, BookSnapshot))
-    assert set(snapshots.values()) == {2}
+    if venue not in SNAPSHOT_ONLY:
+        assert set(book_snapshots(feed).values()) == {2}
     assert_books_synced(simulator, feed)
 
 
@@ -193,7 +219,7 @@ async def test_watchdog_reconnects_a_stalled_connection(simulator: Simulator, ve
     detected_s = time.monotonic() - stalled_at
     await wait_until(lambda: ConnectorState.RESUBSCRIBED in feed.states(), timeout=5)
     recovered_s = time.monotonic() - stalled_at
-    await wait_until(lambda: feed.received()["book"] >= 8)
+    await wait_until(lambda: feed.received()["book"] >= 8 and resynced(simulator, feed))
     await simulator.settle()
     await feed.stop()
 
@@ -293,12 +319,16 @@ async def test_bad_frames_go_to_the_dead_letters_and_the_feed_keeps_running(simu
 async def test_application_pings_are_sent_and_their_pongs_are_not_data(
     simulator: Simulator, venue: ExchangeId
 ) -> None:
+    dialect = simulator.dialect(venue)
+    if isinstance(dialect, CoindcxDialect):
+        dialect.ping_interval_ms = 100  # Engine.IO: the server pings, the client answers "3"
     feed = start_feed(simulator, venue, ping_interval_s=0.1, channels=frozenset({Channel.TRADES}))
     await wait_until(lambda: simulator.stats.client_frames[venue.value] >= 6, timeout=5)
     await simulator.settle()
     await feed.stop()
 
     assert feed.sink.rejected == []
+    assert feed.states() == [ConnectorState.CONNECTED, ConnectorState.DISCONNECTED]  # never dropped
     assert feed.received() == sent_counts(simulator, venue)
     control = REGISTRY.get_sample_value(
         "perpwatch_ingest_messages_total", {"exchange": venue.value, "channel": "control"}

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings
 
+from services.matching.gateway.settings import GatewaySettings
 from services.matching.service import MatchingSettings
 from services.runtime.settings import Settings
 
@@ -13,7 +14,7 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 NOT_SETTINGS = {"PERPWATCH_DATA_DIR", "PERPWATCH_STATE_DIR"}
 
 
-SETTINGS_CLASSES: list[type[BaseSettings]] = [Settings, MatchingSettings]
+SETTINGS_CLASSES: list[type[BaseSettings]] = [Settings, MatchingSettings, GatewaySettings]
 
 
 def _variables(settings_class: type[BaseSettings]) -> dict[str, object]:

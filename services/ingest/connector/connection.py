@@ -39,6 +39,8 @@ StatusCallback = Callable[[str, ConnectorState, str, list[str]], Awaitable[None]
 class ConnectionSettings:
     stale_after_s: float
     ping_interval_s: float | None
+    """An override of the adapter's application ping period; None: the adapter's, read when each
+    session starts (KuCoin learns its period from the token answer)."""
     open_timeout_s: float = 10.0
     close_timeout_s: float = 2.0
     protocol_ping_interval_s: float | None = 20.0
@@ -62,7 +64,12 @@ class FeedConnection:
         resolve_url: Callable[[], Awaitable[str]],
         on_subscribed: Callable[["FeedConnection"], Coroutine[Any, Any, None]] | None = None,
         tap: FrameTap | None = None,
+        venue_wide_symbols: list[str] | None = None,
+        observe: Callable[[list[InstrumentEvent]], None] | None = None,
     ) -> None:
+        """``venue_wide_symbols``: set on the one connection of a venue that also carries the
+        venue-wide subscriptions (every symbol of the venue). ``observe`` sees every event batch
+        before it is published (the connector keeps the latest mark prices from it)."""
         self.adapter = adapter
         self.exchange = adapter.exchange
         self.connection_id = f"{adapter.exchange.value}#{index}"
@@ -76,12 +83,25 @@ class FeedConnection:
         self._resolve_url = resolve_url
         self._on_subscribed = on_subscribed
         self._tap = tap
+        self.venue_wide_symbols = venue_wide_symbols
+        self._observe = observe
+        # Optional adapter hooks for venues with their own framing (CoinDCX's Engine.IO).
+        control_reply = getattr(adapter, "control_reply", None)
+        self._control_reply: Callable[[str], str | None] | None = (
+            control_reply if callable(control_reply) else None
+        )
+        handshake_reply = getattr(adapter, "handshake_reply", None)
+        self._handshake_reply: Callable[[str], str | None] | None = (
+            handshake_reply if callable(handshake_reply) else None
+        )
         self._ws: ClientConnection | None = None
         self._last_frame_at = time.monotonic()
         self._stale = False
         self._closing = False
         self.sessions = 0
         self.frames = 0
+        self.ping_interval_s: float | None = None
+        """The application ping period of the current session."""
         self.connected = asyncio.Event()
         self.ever_connected = asyncio.Event()
         # Set when the first book event of a symbol arrives in the current session: a REST
@@ -159,10 +179,11 @@ class FeedConnection:
             self.connected.set()
             self.ever_connected.set()
             await self._status(ConnectorState.CONNECTED, f"{url} (session {self.sessions})")
-            for frame in self.adapter.subscribe_frames(self.channels, self.native_symbols):
-                await ws.send(frame)
-                if self._tap is not None:
-                    self._tap.sent(self.connection_id, frame, time.time_ns())
+            for frame in self.subscription_frames():
+                await self._send(ws, frame)
+                expected = self._handshake_reply(frame) if self._handshake_reply is not None else None
+                if expected is not None:
+                    await self._await_reply(ws, expected)
             if self.sessions > 1:
                 await self._status(
                     ConnectorState.RESUBSCRIBED,
@@ -170,8 +191,11 @@ class FeedConnection:
                 )
             helpers.append(asyncio.create_task(self._watchdog(ws)))
             ping_frame = self.adapter.ping_frame()
-            if self.settings.ping_interval_s and ping_frame:
-                helpers.append(asyncio.create_task(self._ping(ws, ping_frame, self.settings.ping_interval_s)))
+            # Read now, not at construction: the token request may have just set it (KuCoin).
+            ping_interval_s = self.settings.ping_interval_s or self.adapter.ping_interval_s
+            self.ping_interval_s = ping_interval_s
+            if ping_interval_s and ping_frame:
+                helpers.append(asyncio.create_task(self._ping(ws, ping_frame, ping_interval_s)))
             if self._on_subscribed is not None:
                 helpers.append(asyncio.create_task(self._on_subscribed(self)))
             await self._receive(ws)
@@ -199,43 +223,92 @@ class FeedConnection:
             return "connection lost without a close frame", "lost"
         return f"closed by the venue: code {code} {why}".rstrip(), "closed"
 
+    def subscription_frames(self) -> list[str]:
+        """What this connection sends after connecting.
+
+        Adapters with venue-wide subscriptions (one channel for every symbol of the venue) split
+        them out with ``symbol_frames`` / ``venue_wide_frames``; only the connection holding
+        ``venue_wide_symbols`` sends the latter, so their events are not received twice.
+        """
+        adapter = self.adapter
+        symbol_frames = getattr(adapter, "symbol_frames", None)
+        venue_wide_frames = getattr(adapter, "venue_wide_frames", None)
+        if not callable(symbol_frames) or not callable(venue_wide_frames):
+            return adapter.subscribe_frames(self.channels, self.native_symbols)
+        frames: list[str] = list(symbol_frames(self.channels, self.native_symbols))
+        if self.venue_wide_symbols:
+            frames += venue_wide_frames(self.channels, self.venue_wide_symbols)
+        return frames
+
+    async def _send(self, ws: ClientConnection, frame: str) -> None:
+        await ws.send(frame)
+        if self._tap is not None:
+            self._tap.sent(self.connection_id, frame, time.time_ns())
+
+    async def _await_reply(self, ws: ClientConnection, prefix: str) -> None:
+        """Read (and handle) frames until one starts with ``prefix``, e.g. Engine.IO's ``40``
+        namespace ack before any join; gives up after the open timeout and carries on."""
+        deadline = time.monotonic() + self.settings.open_timeout_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                raw = await asyncio.wait_for(ws.recv(decode=False), timeout=remaining)
+            except TimeoutError:
+                break
+            await self._on_frame(ws, raw)
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            if text.startswith(prefix):
+                return
+        log.warning(
+            "no handshake reply; subscribing anyway",
+            extra={"connection": self.connection_id, "expected": prefix},
+        )
+
     async def _receive(self, ws: ClientConnection) -> None:
-        adapter, sink, tap = self.adapter, self._sink, self._tap
-        exchange = self.exchange.value
-        messages, lag, control = self._messages, self._lag, self._control_messages
         while True:
             raw = await ws.recv(decode=False)
-            receive_ts = time.time_ns()
-            self._last_frame_at = time.monotonic()
-            self.frames += 1
-            if tap is not None:
-                tap.received(self.connection_id, raw, receive_ts)
-            try:
-                events = normalize_raw(adapter, raw, receive_ts)
-            except FrameRejected as exc:
-                PARSE_ERRORS.labels(exchange, exc.error_type).inc()
-                await sink.reject(
-                    dead_letter(
-                        service=SERVICE,
-                        source=f"ws:{exchange}",
-                        payload=raw,
-                        error_type=exc.error_type,
-                        error=exc.reason,
-                    )
+            await self._on_frame(ws, raw)
+
+    async def _on_frame(self, ws: ClientConnection, raw: bytes | str) -> None:
+        sink, tap = self._sink, self._tap
+        exchange = self.exchange.value
+        receive_ts = time.time_ns()
+        self._last_frame_at = time.monotonic()
+        self.frames += 1
+        if tap is not None:
+            tap.received(self.connection_id, raw, receive_ts)
+        if self._control_reply is not None:
+            reply = self._control_reply(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
+            if reply is not None:
+                await self._send(ws, reply)
+        try:
+            events = normalize_raw(self.adapter, raw, receive_ts)
+        except FrameRejected as exc:
+            PARSE_ERRORS.labels(exchange, exc.error_type).inc()
+            await sink.reject(
+                dead_letter(
+                    service=SERVICE,
+                    source=f"ws:{exchange}",
+                    payload=raw,
+                    error_type=exc.error_type,
+                    error=exc.reason,
                 )
-                continue
-            if not events:
-                control.inc()
-                continue
-            channel = CHANNEL_OF_EVENT.get(type(events[0]), Channel.TRADES)
-            messages[channel].inc()
-            for event in events:
-                event_channel = CHANNEL_OF_EVENT.get(type(event))
-                if event_channel is not None:
-                    lag[event_channel].observe((receive_ts - event.exchange_ts) / 1e9)
-                if event_channel is Channel.BOOK:
-                    self._book_event(event)
-            await sink.events(events)
+            )
+            return
+        if not events:
+            self._control_messages.inc()
+            return
+        channel = CHANNEL_OF_EVENT.get(type(events[0]), Channel.TRADES)
+        self._messages[channel].inc()
+        lag = self._lag
+        for event in events:
+            event_channel = CHANNEL_OF_EVENT.get(type(event))
+            if event_channel is not None:
+                lag[event_channel].observe((receive_ts - event.exchange_ts) / 1e9)
+            if event_channel is Channel.BOOK:
+                self._book_event(event)
+        if self._observe is not None:
+            self._observe(events)
+        await sink.events(events)
 
     def _book_event(self, event: InstrumentEvent) -> None:
         if isinstance(event, BookDelta | BookSnapshot):

@@ -13,6 +13,21 @@ A ``VenueConnector`` owns, for one venue:
 
 ``request_snapshot`` is also the entry point for a later "resync this book" request from the
 book builder: it coalesces concurrent requests for one symbol and goes through the same bucket.
+
+Optional adapter hooks (a venue defines only those it needs; nothing here names a venue):
+
+- ``connect_request()`` / ``ws_url_from(payload)``: a token call before each connection (KuCoin);
+  ``ping_interval_s`` is read after it, so a period the token answer announces is used;
+- ``open_interest_request(symbol)`` + ``normalizer.normalize_open_interest``: channels served over
+  REST only, polled; ``polled_channels`` says which (default: open interest; KuCoin: funding too).
+  A parser taking ``mark_price`` gets the latest mark price seen on the feed (inverse contracts);
+- ``symbol_frames`` / ``venue_wide_frames``: subscriptions split into per-symbol ones and ones that
+  cover the whole venue (Phemex's 24 h tickers, CoinDCX's current prices), which only the first
+  connection sends;
+- ``decode_frame(text)``: the venue's own text framing (CoinDCX's Engine.IO ``42[...]``) into what
+  its normalizer takes, None for control frames; ``control_reply(text)``: an answer a frame needs
+  (Engine.IO ping ``2`` -> ``3``); ``handshake_reply(frame)``: the reply to wait for after sending
+  a subscription frame before the next one (Engine.IO ``40``).
 """
 
 import asyncio
@@ -21,17 +36,23 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
 import orjson
 
-from schemas.common import ExchangeId
-from schemas.market_data import ConnectorState, ConnectorStatus
+from schemas.common import ExchangeId, InstrumentEvent
+from schemas.market_data import ConnectorState, ConnectorStatus, Funding
 from services.ingest.connector.backoff import Backoff
 from services.ingest.connector.connection import SERVICE, ConnectionSettings, FeedConnection
 from services.ingest.connector.metrics import PARSE_ERRORS, SNAPSHOTS
-from services.ingest.connector.parse import normalize_rest_open_interest, normalize_rest_snapshot
+from services.ingest.connector.parse import (
+    CHANNEL_OF_EVENT,
+    normalize_rest_open_interest,
+    normalize_rest_snapshot,
+    takes_mark_price,
+)
 from services.ingest.connector.rest import RestClient, RestError
 from services.ingest.connector.sink import EventSink, FrameTap
 from services.ingest.instruments import SNAPSHOT_PACKAGE, Instrument, instrument_from_json
@@ -60,7 +81,8 @@ class ConnectorOptions:
     snapshot_wait_s: float = 10.0
     """How long the bootstrap waits for a symbol's first diff before fetching its snapshot anyway."""
     open_interest_poll_s: float | None = 30.0
-    """Poll period of REST-only open interest (venues whose adapter has ``open_interest_request``)."""
+    """Poll period of REST-only channels (venues whose adapter has ``open_interest_request``: open
+    interest, and funding where the adapter's ``polled_channels`` says so)."""
     protocol_ping_interval_s: float | None = 20.0
     open_timeout_s: float = 10.0
     seed: int | None = None
@@ -135,13 +157,17 @@ class VenueConnector:
         canonical = {s: self._canonical(s) for s in native_symbols}
         settings = ConnectionSettings(
             stale_after_s=self.options.stale_after_s or adapter.stale_after_s,
-            ping_interval_s=self.options.ping_interval_s or adapter.ping_interval_s,
+            ping_interval_s=self.options.ping_interval_s,
             protocol_ping_interval_s=self.options.protocol_ping_interval_s,
             open_timeout_s=self.options.open_timeout_s,
         )
         groups = plan_connections(
             adapter, native_symbols, self.channels, self.options.max_subscriptions_per_connection
         )
+        self._instruments = {i.native_symbol: i for i in instruments_of(self.exchange)}
+        self.mark_prices: dict[str, Decimal] = {}
+        """Latest mark price per native symbol, in venue units, from the venue's funding events."""
+        observe = self._observe if self._polls() else None
         self.connections = [
             FeedConnection(
                 adapter=adapter,
@@ -161,6 +187,8 @@ class VenueConnector:
                 resolve_url=self._resolve_url,
                 on_subscribed=self._bootstrap_books,
                 tap=tap,
+                venue_wide_symbols=list(native_symbols) if index == 0 else None,
+                observe=observe,
             )
             for index, group in enumerate(groups)
         ]
@@ -171,13 +199,22 @@ class VenueConnector:
                 return instrument.symbol
         return native_symbol
 
+    def _observe(self, events: list[InstrumentEvent]) -> None:
+        for event in events:
+            if isinstance(event, Funding) and event.mark_price is not None:
+                instrument = self._instruments.get(event.native_symbol)
+                # Funding carries the price per base unit; the venue's own unit is what a REST
+                # payload in contracts converts with (1000PEPE: times 1000).
+                multiplier = instrument.multiplier if instrument is not None else Decimal(1)
+                self.mark_prices[event.native_symbol] = event.mark_price * multiplier
+
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Run every connection until ``stop()``."""
         tasks = [asyncio.create_task(c.run(self._stopping)) for c in self.connections]
-        if self._polls_open_interest():
-            self._spawn(self._poll_open_interest())
+        if self._polls():
+            self._spawn(self._poll())
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -309,17 +346,25 @@ class VenueConnector:
             )
         )
 
-    # --- open interest (REST-only venues) --------------------------------------------------------
+    # --- REST polls (open interest, and KuCoin's funding) ---------------------------------------
 
-    def _polls_open_interest(self) -> bool:
+    def _polled_channels(self) -> frozenset[Channel]:
+        """Channels the venue serves only over REST (``open_interest_request``): the adapter says
+        which with ``polled_channels``; open interest alone when it does not."""
+        polled: frozenset[Channel] = getattr(
+            self.adapter, "polled_channels", frozenset({Channel.OPEN_INTEREST})
+        )
+        return polled & self.channels
+
+    def _polls(self) -> bool:
         return (
-            Channel.OPEN_INTEREST in self.channels
+            bool(self._polled_channels())
             and bool(self.options.open_interest_poll_s)
             and callable(getattr(self.adapter, "open_interest_request", None))
             and callable(getattr(self.adapter.normalizer, "normalize_open_interest", None))
         )
 
-    async def _poll_open_interest(self) -> None:
+    async def _poll(self) -> None:
         period = self.options.open_interest_poll_s or 30.0
         symbols = [s for c in self.connections for s in c.native_symbols]
         while not self._stopping.is_set():
@@ -329,6 +374,21 @@ class VenueConnector:
                 await asyncio.wait_for(self._stopping.wait(), timeout=period)
 
     async def _fetch_open_interest(self, native_symbol: str) -> None:
+        mark_price = self.mark_prices.get(native_symbol)
+        instrument = self._instruments.get(native_symbol)
+        if (
+            mark_price is None
+            and instrument is not None
+            and instrument.inverse
+            and takes_mark_price(self.adapter)
+        ):
+            # Inverse contracts convert to base units at a price: wait for the first mark price
+            # rather than fetch an answer that cannot be published.
+            log.debug(
+                "no mark price yet; open interest poll skipped",
+                extra={"exchange": self.exchange.value, "symbol": native_symbol},
+            )
+            return
         request: RestRequest = self.adapter.open_interest_request(native_symbol)  # type: ignore[attr-defined]
         try:
             response = await self.rest.call(request)
@@ -340,8 +400,11 @@ class VenueConnector:
         if self.tap is not None:
             self.tap.rest(request.path, native_symbol, response.body, response.received_ns, "open_interest")
         try:
-            events = normalize_rest_open_interest(self.adapter, response.body, response.received_ns)
+            events = normalize_rest_open_interest(
+                self.adapter, response.body, response.received_ns, mark_price=mark_price
+            )
         except FrameRejected as exc:
             await self._reject(f"rest:{self.exchange.value}", response.body, exc)
             return
-        await self.sink.events(events)
+        wanted = self.channels
+        await self.sink.events([e for e in events if CHANNEL_OF_EVENT.get(type(e)) in wanted])

@@ -4,7 +4,10 @@ Everything that can go wrong with a frame ends as ``FrameRejected`` (with a shor
 so that every caller handles bad input the same way: count it, dead-letter it, keep going.
 """
 
+import inspect
 import logging
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -44,6 +47,9 @@ def _is_control(adapter: VenueAdapter, frame: Any) -> bool:
 
 def normalize_raw(adapter: VenueAdapter, raw: bytes | str, receive_ts: int) -> list[InstrumentEvent] | None:
     """The events of one received frame; ``None`` for a control frame (ack, pong, heartbeat)."""
+    decode = getattr(adapter, "decode_frame", None)
+    if callable(decode):
+        return _normalize_with_framing(adapter, decode, raw, receive_ts)
     try:
         frame = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -56,6 +62,29 @@ def normalize_raw(adapter: VenueAdapter, raw: bytes | str, receive_ts: int) -> l
         return None
     if not isinstance(frame, dict):
         raise FrameRejected("malformed", f"frame is a JSON {type(frame).__name__}, not an object")
+    return _normalize(adapter, frame, receive_ts)
+
+
+def _normalize_with_framing(
+    adapter: VenueAdapter, decode: Callable[[str], Any], raw: bytes | str, receive_ts: int
+) -> list[InstrumentEvent] | None:
+    """Venues with their own text framing (CoinDCX's Engine.IO ``42[...]``): the adapter's
+    ``decode_frame`` turns the text into what its normalizer takes, or None for control frames."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if _is_control(adapter, text):
+        return None
+    try:
+        frame = decode(text)
+    except FrameRejected:
+        raise
+    except Exception as exc:
+        raise FrameRejected("malformed", f"undecodable frame: {type(exc).__name__}: {exc}") from None
+    if frame is None:
+        return None
+    return _normalize(adapter, frame, receive_ts)
+
+
+def _normalize(adapter: VenueAdapter, frame: Any, receive_ts: int) -> list[InstrumentEvent]:
     try:
         return adapter.normalizer.normalize(frame, receive_ts)
     except FrameRejected:
@@ -65,15 +94,34 @@ def normalize_raw(adapter: VenueAdapter, raw: bytes | str, receive_ts: int) -> l
         raise FrameRejected("parser_error", f"{type(exc).__name__}: {exc}") from None
 
 
+def takes_mark_price(adapter: VenueAdapter) -> bool:
+    """Whether the venue's REST open interest parser accepts the latest mark price (Binance)."""
+    parse = getattr(adapter.normalizer, "normalize_open_interest", None)
+    if parse is None:
+        return False
+    try:
+        return "mark_price" in inspect.signature(parse).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def normalize_rest_open_interest(
-    adapter: VenueAdapter, body: bytes, receive_ts: int
+    adapter: VenueAdapter, body: bytes, receive_ts: int, *, mark_price: Decimal | None = None
 ) -> list[InstrumentEvent]:
-    """A polled open-interest answer, for venues that only serve it over REST (Binance)."""
+    """A polled open-interest answer, for venues that only serve it over REST (Binance, KuCoin).
+
+    ``mark_price`` (venue units) goes to parsers that take it: inverse contracts need a price to
+    be converted to base units (Binance COIN-M).
+    """
     parse = getattr(adapter.normalizer, "normalize_open_interest", None)
     if parse is None:
         raise FrameRejected("unsupported", f"{adapter.exchange.value} has no REST open interest parser")
     try:
-        events: list[InstrumentEvent] = parse(orjson.loads(body), receive_ts)
+        payload = orjson.loads(body)
+        if mark_price is not None and takes_mark_price(adapter):
+            events: list[InstrumentEvent] = parse(payload, receive_ts, mark_price=mark_price)
+        else:
+            events = parse(payload, receive_ts)
     except FrameRejected:
         raise
     except Exception as exc:

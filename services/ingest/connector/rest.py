@@ -16,6 +16,8 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import orjson
+
 from schemas.common import ExchangeId
 from services.ingest.connector.backoff import Backoff
 from services.ingest.connector.metrics import RATE_LIMITED, REST_REQUESTS
@@ -67,8 +69,9 @@ def _blocking_call(url: str, request: RestRequest, timeout_s: float) -> RestResp
     data = None
     headers = {"Accept": "application/json", "User-Agent": "perpwatch-ingest"}
     if request.method != "GET" and request.params:
-        data = urllib.parse.urlencode(request.params).encode()
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        # POST APIs take JSON bodies (Hyperliquid's /info {"type": "meta"}).
+        data = orjson.dumps(request.params)
+        headers["Content-Type"] = "application/json"
     http_request = urllib.request.Request(url, data=data, method=request.method, headers=headers)
     try:
         with urllib.request.urlopen(http_request, timeout=timeout_s) as answer:

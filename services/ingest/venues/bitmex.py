@@ -46,30 +46,17 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.parsing import as_frame_rejected, event_ids, finite_decimal, parse_side, plain_decimal
 from services.ingest.venue import Channel, RateLimit, RestRequest
+from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
 
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INTERVAL_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # fundingInterval "2000-01-01T08:00" = 8 h
 _NO_SEQUENCE = BookSequence(last=0)
 _BASE_ALIASES = {"XBT": "BTC"}
 _PERPETUAL = "FFWCSX"
-
-
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"expected a number, got {type(value).__name__}")
-    number = Decimal(str(value))
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
-
-
-def _plain(value: Decimal) -> Decimal:
-    """Trailing zeros dropped without scientific notation (100, not 1E+2)."""
-    return Decimal(format(value.normalize(), "f"))
 
 
 def _datetime(value: Any) -> datetime:
@@ -85,14 +72,6 @@ def _ns(value: Any) -> int:
     return (_datetime(value) - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
-def _side(value: Any) -> Side:
-    if value == "Buy":
-        return Side.BUY
-    if value == "Sell":
-        return Side.SELL
-    raise ValueError(f"unknown side {value!r}")
-
-
 @dataclass
 class _Levels:
     bids: list[tuple[Decimal, Decimal]]
@@ -100,11 +79,11 @@ class _Levels:
     newest_ns: int | None = None
 
 
-class BitmexNormalizer:
+class BitmexNormalizer(NormalizerDefaults):
     exchange = ExchangeId.BITMEX
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
-        self._catalog = catalog
+        super().__init__(catalog)
         # symbol -> {level id -> price}: update/delete rows may carry no price.
         self._level_prices: dict[str, dict[int, Decimal]] = {}
 
@@ -120,7 +99,7 @@ class BitmexNormalizer:
         table, action = frame["table"], frame.get("action")
         if action not in ("partial", "insert", "update", "delete"):
             raise FrameRejected("malformed", f"unknown action {action!r}")
-        try:
+        with as_frame_rejected(table):
             rows = frame["data"]
             if not isinstance(rows, list):
                 raise TypeError("data is not a list")
@@ -134,29 +113,9 @@ class BitmexNormalizer:
                 return [e for row in rows for e in self._instrument(row, receive_ts)]
             if table == "liquidation":
                 return [self._liquidation(row, receive_ts) for row in rows] if action == "insert" else []
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"{table}: {type(exc).__name__}: {exc}") from None
         raise FrameRejected("unknown_event", f"unsupported table {table!r}")
 
-    def normalize_rest_snapshot(
-        self, payload: JsonObject, native_symbol: str, receive_ts: int
-    ) -> list[InstrumentEvent]:
-        raise FrameRejected("unsupported", "BitMEX sends book snapshots (partial) over the WebSocket")
-
     # --- tables ----------------------------------------------------------------------------
-
-    def _ids(self, instrument: Instrument, ns: int, receive_ts: int) -> dict[str, Any]:
-        return {
-            "exchange": self.exchange,
-            "symbol": instrument.symbol,
-            "native_symbol": instrument.native_symbol,
-            "exchange_ts": ns,
-            "receive_ts": receive_ts,
-        }
 
     def _order_book(
         self, frame: JsonObject, action: str, rows: list[Any], receive_ts: int
@@ -182,7 +141,7 @@ class BitmexNormalizer:
             for row in symbol_rows:
                 self._apply_level(instrument, action, row, prices, levels)
             staged[native_symbol] = prices
-            ids = self._ids(instrument, levels.newest_ns or receive_ts, receive_ts)
+            ids = event_ids(instrument, levels.newest_ns or receive_ts, receive_ts)
             if action == "partial":
                 levels.bids.sort(reverse=True)
                 levels.asks.sort()
@@ -204,7 +163,7 @@ class BitmexNormalizer:
         if isinstance(level_id, bool) or not isinstance(level_id, int):
             raise TypeError("level id is not an integer")
         if "price" in row and row["price"] is not None:
-            price = _decimal(row["price"])
+            price = finite_decimal(row["price"])
         elif level_id in prices:
             price = prices[level_id]
         else:
@@ -224,20 +183,21 @@ class BitmexNormalizer:
                     "unknown_level", f"{instrument.native_symbol} level id {level_id} is not in the book"
                 )
             prices[level_id] = price
-            contracts = _decimal(row["size"])
+            contracts = finite_decimal(row["size"])
         if row.get("timestamp"):
             ns = _ns(row["timestamp"])
             levels.newest_ns = max(levels.newest_ns or 0, ns)
         level = (instrument.base_price(price), instrument.base_quantity(contracts, price))
-        (levels.bids if _side(row["side"]) is Side.BUY else levels.asks).append(level)
+        side = parse_side(row["side"], buy="Buy", sell="Sell")
+        (levels.bids if side is Side.BUY else levels.asks).append(level)
 
     def _trade(self, row: JsonObject, receive_ts: int) -> Trade:
         instrument = self._catalog.get(self.exchange, row["symbol"])
-        price, contracts = _decimal(row["price"]), _decimal(row["size"])
+        price, contracts = finite_decimal(row["price"]), finite_decimal(row["size"])
         return Trade(
-            **self._ids(instrument, _ns(row["timestamp"]), receive_ts),
+            **event_ids(instrument, _ns(row["timestamp"]), receive_ts),
             trade_id=str(row["trdMatchID"]),
-            side=_side(row["side"]),  # the taker's side
+            side=parse_side(row["side"], buy="Buy", sell="Sell"),  # the taker's side
             price=instrument.base_price(price),
             quantity=instrument.base_quantity(contracts, price),
             notional=instrument.notional(contracts, price),
@@ -247,21 +207,21 @@ class BitmexNormalizer:
         instrument = self._catalog.get(self.exchange, row["symbol"])
         if not row.get("bidPrice") or not row.get("askPrice"):
             return []  # an empty side: no top of book to publish
-        bid, ask = _decimal(row["bidPrice"]), _decimal(row["askPrice"])
+        bid, ask = finite_decimal(row["bidPrice"]), finite_decimal(row["askPrice"])
         return [
             BestBidOffer(
-                **self._ids(instrument, _ns(row["timestamp"]), receive_ts),
+                **event_ids(instrument, _ns(row["timestamp"]), receive_ts),
                 bid_price=instrument.base_price(bid),
-                bid_quantity=instrument.base_quantity(_decimal(row["bidSize"]), bid),
+                bid_quantity=instrument.base_quantity(finite_decimal(row["bidSize"]), bid),
                 ask_price=instrument.base_price(ask),
-                ask_quantity=instrument.base_quantity(_decimal(row["askSize"]), ask),
+                ask_quantity=instrument.base_quantity(finite_decimal(row["askSize"]), ask),
             )
         ]
 
     def _instrument(self, row: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         instrument = self._catalog.get(self.exchange, row["symbol"])
-        ids = self._ids(instrument, _ns(row["timestamp"]) if row.get("timestamp") else receive_ts, receive_ts)
-        mark = _decimal(row["markPrice"]) if row.get("markPrice") else None
+        ids = event_ids(instrument, _ns(row["timestamp"]) if row.get("timestamp") else receive_ts, receive_ts)
+        mark = finite_decimal(row["markPrice"]) if row.get("markPrice") else None
         events: list[InstrumentEvent] = []
         if row.get("fundingRate") is not None and row.get("fundingTimestamp"):
             interval = row.get("fundingInterval")
@@ -273,15 +233,17 @@ class BitmexNormalizer:
             events.append(
                 Funding(
                     **ids,
-                    rate=_decimal(row["fundingRate"]),
+                    rate=finite_decimal(row["fundingRate"]),
                     interval_s=interval_s,
                     next_funding_ts=_ns(row["fundingTimestamp"]),
                     mark_price=instrument.base_price(mark) if mark is not None else None,
                 )
             )
-        price = mark if mark is not None else (_decimal(row["lastPrice"]) if row.get("lastPrice") else None)
+        price = (
+            mark if mark is not None else (finite_decimal(row["lastPrice"]) if row.get("lastPrice") else None)
+        )
         if row.get("openInterest") is not None and (price is not None or not instrument.inverse):
-            contracts = _decimal(row["openInterest"])
+            contracts = finite_decimal(row["openInterest"])
             events.append(
                 OpenInterest(
                     **ids,
@@ -295,11 +257,11 @@ class BitmexNormalizer:
 
     def _liquidation(self, row: JsonObject, receive_ts: int) -> Liquidation:
         instrument = self._catalog.get(self.exchange, row["symbol"])
-        price, contracts = _decimal(row["price"]), _decimal(row["leavesQty"])
+        price, contracts = finite_decimal(row["price"]), finite_decimal(row["leavesQty"])
         return Liquidation(
             # Liquidation rows carry no time: the receive time is the best available.
-            **self._ids(instrument, receive_ts, receive_ts),
-            side=_side(row["side"]),  # side of the liquidation order
+            **event_ids(instrument, receive_ts, receive_ts),
+            side=parse_side(row["side"], buy="Buy", sell="Sell"),  # side of the liquidation order
             price=instrument.base_price(price),
             quantity=instrument.base_quantity(contracts, price),
             notional=instrument.notional(contracts, price),
@@ -317,7 +279,7 @@ _TABLES: dict[Channel, str] = {
 _ARGS_PER_REQUEST = 50
 
 
-class BitmexAdapter:
+class BitmexAdapter(AdapterDefaults):
     """Protocol facts of the BitMEX realtime API.
 
     Subscriptions are ``{"op": "subscribe", "args": ["table:SYMBOL", ...]}``. BitMEX asks clients
@@ -341,17 +303,10 @@ class BitmexAdapter:
     )
     max_subscriptions_per_connection = 200
     ping_interval_s: float | None = 5.0
-    stale_after_s = 30.0
     rest_rate_limit = RateLimit(capacity=30, per_second=0.5)
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
         self.normalizer = BitmexNormalizer(catalog)
-
-    def connect_request(self) -> RestRequest | None:
-        return None
-
-    def ws_url_from(self, payload: JsonObject | None) -> str:
-        return self.ws_url
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
         tables = sorted({_TABLES[c] for c in channels & self.capabilities})
@@ -374,9 +329,6 @@ class BitmexAdapter:
             and "error" not in frame
             and ("info" in frame or "success" in frame)
         )
-
-    def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
-        return None
 
     def instruments_request(self) -> RestRequest:
         return RestRequest("/api/v1/instrument/active")
@@ -401,9 +353,9 @@ class BitmexAdapter:
                     native_symbol=entry["symbol"],
                     base=_BASE_ALIASES.get(base, base),
                     quote=entry["quoteCurrency"],
-                    tick_size=_plain(Decimal(str(entry["tickSize"]))),
-                    lot_size=_plain(Decimal(str(entry["lotSize"]))),
-                    contract_size=_plain(contract_size),
+                    tick_size=plain_decimal(Decimal(str(entry["tickSize"]))),
+                    lot_size=plain_decimal(Decimal(str(entry["lotSize"]))),
+                    contract_size=plain_decimal(contract_size),
                     inverse=inverse,
                     funding_interval_s=int((_datetime(interval) - _INTERVAL_EPOCH).total_seconds())
                     if interval

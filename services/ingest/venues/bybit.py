@@ -41,43 +41,25 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.parsing import (
+    NS_PER_MS,
+    as_frame_rejected,
+    event_ids,
+    finite_decimal,
+    parse_side,
+    plain_decimal,
+)
 from services.ingest.venue import Channel, RateLimit, RestRequest
+from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
 
-_MS = 1_000_000
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
 _BBO_DEPTH = "1"
 _BOOK_DEPTH = "50"
 
 
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"expected a number, got {type(value).__name__}")
-    number = Decimal(str(value))
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
-
-
-def _plain(value: Decimal) -> Decimal:
-    """Trailing zeros dropped without scientific notation (100, not 1E+2)."""
-    return Decimal(format(value.normalize(), "f"))
-
-
-def _side(value: Any) -> Side:
-    if value == "Buy":
-        return Side.BUY
-    if value == "Sell":
-        return Side.SELL
-    raise ValueError(f"unknown side {value!r}")
-
-
-class BybitNormalizer:
+class BybitNormalizer(NormalizerDefaults):
     exchange = ExchangeId.BYBIT
-
-    def __init__(self, catalog: InstrumentCatalog) -> None:
-        self._catalog = catalog
 
     def normalize(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         if not isinstance(frame, dict):
@@ -91,7 +73,7 @@ class BybitNormalizer:
         if not isinstance(topic, str):
             raise FrameRejected("malformed", "frame has no topic")
         kind, _, rest = topic.partition(".")
-        try:
+        with as_frame_rejected(kind):
             if kind == "publicTrade":
                 return [self._trade(row, receive_ts) for row in frame["data"]]
             if kind == "orderbook":
@@ -103,46 +85,29 @@ class BybitNormalizer:
                 return self._ticker(frame, receive_ts)
             if kind == "allLiquidation":
                 return [self._liquidation(row, receive_ts) for row in frame["data"]]
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"{kind}: {type(exc).__name__}: {exc}") from None
         raise FrameRejected("unknown_event", f"unsupported topic {topic!r}")
-
-    def normalize_rest_snapshot(
-        self, payload: JsonObject, native_symbol: str, receive_ts: int
-    ) -> list[InstrumentEvent]:
-        raise FrameRejected("unsupported", "Bybit sends book snapshots over the WebSocket")
 
     # --- topics ----------------------------------------------------------------------------
 
     def _ids(self, instrument: Instrument, ms: Any, receive_ts: int) -> dict[str, Any]:
         if isinstance(ms, bool):
             raise TypeError("timestamp is a boolean")
-        return {
-            "exchange": self.exchange,
-            "symbol": instrument.symbol,
-            "native_symbol": instrument.native_symbol,
-            "exchange_ts": int(ms) * _MS,
-            "receive_ts": receive_ts,
-        }
+        return event_ids(instrument, int(ms) * NS_PER_MS, receive_ts)
 
     def _levels(self, instrument: Instrument, levels: Any) -> list[tuple[Decimal, Decimal]]:
         out = []
         for price_text, quantity_text in levels:
-            price, quantity = _decimal(price_text), _decimal(quantity_text)
+            price, quantity = finite_decimal(price_text), finite_decimal(quantity_text)
             out.append((instrument.base_price(price), instrument.base_quantity(quantity, price)))
         return out
 
     def _trade(self, row: JsonObject, receive_ts: int) -> Trade:
         instrument = self._catalog.get(self.exchange, row["s"])
-        price, quantity = _decimal(row["p"]), _decimal(row["v"])
+        price, quantity = finite_decimal(row["p"]), finite_decimal(row["v"])
         return Trade(
             **self._ids(instrument, row["T"], receive_ts),
             trade_id=str(row["i"]),
-            side=_side(row["S"]),  # S is the taker's side
+            side=parse_side(row["S"], buy="Buy", sell="Sell"),  # S is the taker's side
             price=instrument.base_price(price),
             quantity=instrument.base_quantity(quantity, price),
             notional=instrument.notional(quantity, price),
@@ -192,9 +157,9 @@ class BybitNormalizer:
             events.append(
                 Funding(
                     **ids,
-                    rate=_decimal(data["fundingRate"]),
+                    rate=finite_decimal(data["fundingRate"]),
                     interval_s=int(hours) * 3600 if hours else instrument.funding_interval_s,
-                    next_funding_ts=int(data["nextFundingTime"]) * _MS,
+                    next_funding_ts=int(data["nextFundingTime"]) * NS_PER_MS,
                     mark_price=self._price(instrument, data.get("markPrice")),
                     index_price=self._price(instrument, data.get("indexPrice")),
                 )
@@ -205,21 +170,21 @@ class BybitNormalizer:
                 OpenInterest(
                     **ids,
                     # Linear open interest is counted in base coin, like trade sizes.
-                    open_interest=instrument.base_quantity(_decimal(data["openInterest"]), Decimal(1)),
-                    open_interest_notional=_decimal(value) if value else None,
+                    open_interest=instrument.base_quantity(finite_decimal(data["openInterest"]), Decimal(1)),
+                    open_interest_notional=finite_decimal(value) if value else None,
                 )
             )
         return events
 
     def _price(self, instrument: Instrument, text: Any) -> Decimal | None:
-        return instrument.base_price(_decimal(text)) if text else None
+        return instrument.base_price(finite_decimal(text)) if text else None
 
     def _liquidation(self, row: JsonObject, receive_ts: int) -> Liquidation:
         instrument = self._catalog.get(self.exchange, row["s"])
-        price, quantity = _decimal(row["p"]), _decimal(row["v"])
+        price, quantity = finite_decimal(row["p"]), finite_decimal(row["v"])
         # S is the side of the liquidated POSITION: "Buy" means a long was liquidated, which the
         # venue closes with a sell order.
-        position = _side(row["S"])
+        position = parse_side(row["S"], buy="Buy", sell="Sell")
         return Liquidation(
             **self._ids(instrument, row["T"], receive_ts),
             side=Side.SELL if position is Side.BUY else Side.BUY,
@@ -252,7 +217,7 @@ def split_multiplier(base_coin: str) -> tuple[str, Decimal]:
     return base_coin, Decimal(1)
 
 
-class BybitAdapter:
+class BybitAdapter(AdapterDefaults):
     """Protocol facts of Bybit v5 linear.
 
     Public linear stream at ``/v5/public/linear``. The docs ask for an application ping
@@ -277,17 +242,10 @@ class BybitAdapter:
     )
     max_subscriptions_per_connection = 500
     ping_interval_s: float | None = 20.0
-    stale_after_s = 30.0
     rest_rate_limit = RateLimit(capacity=600, per_second=120)
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
         self.normalizer = BybitNormalizer(catalog)
-
-    def connect_request(self) -> RestRequest | None:
-        return None
-
-    def ws_url_from(self, payload: JsonObject | None) -> str:
-        return self.ws_url
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
         prefixes = sorted({p for c in channels & self.capabilities for p in _TOPICS[c]})
@@ -310,9 +268,6 @@ class BybitAdapter:
         # A refused subscription is not a control frame: the normalizer reports it.
         return isinstance(frame, dict) and "op" in frame and frame.get("success") is not False
 
-    def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
-        return None
-
     def instruments_request(self) -> RestRequest:
         return RestRequest("/v5/market/instruments-info", {"category": "linear", "limit": "1000"})
 
@@ -329,8 +284,8 @@ class BybitAdapter:
                     native_symbol=entry["symbol"],
                     base=base,
                     quote=entry["quoteCoin"],
-                    tick_size=_plain(Decimal(entry["priceFilter"]["tickSize"])),
-                    lot_size=_plain(Decimal(entry["lotSizeFilter"]["qtyStep"])),
+                    tick_size=plain_decimal(Decimal(entry["priceFilter"]["tickSize"])),
+                    lot_size=plain_decimal(Decimal(entry["lotSizeFilter"]["qtyStep"])),
                     contract_size=Decimal(1),
                     inverse=False,
                     multiplier=multiplier,

@@ -276,6 +276,11 @@ class CoindcxAdapter:
         return self.ws_url
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        """Everything one connection carrying all of ``native_symbols`` sends."""
+        return self.symbol_frames(channels, native_symbols) + self.venue_wide_frames(channels, native_symbols)
+
+    def symbol_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        """The namespace connect and the per-pair joins of one connection."""
         wanted = channels & self.capabilities
         names = [
             template.format(pair=pair)
@@ -283,10 +288,18 @@ class CoindcxAdapter:
             for channel, template in sorted(_CHANNEL_NAMES.items())
             if channel in wanted
         ]
-        if Channel.FUNDING in wanted:
-            names.append(CURRENT_PRICES_CHANNEL)
         # "40" first: the default namespace must be connected before any event is accepted.
         return ["40", *(_event("join", {"channelName": name}) for name in names)]
+
+    def venue_wide_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        """``currentPrices@futures@rt`` carries every pair: joined on one connection per venue."""
+        if Channel.FUNDING not in channels & self.capabilities:
+            return []
+        return [_event("join", {"channelName": CURRENT_PRICES_CHANNEL})]
+
+    def handshake_reply(self, frame: str) -> str | None:
+        """The reply to wait for before sending more: the server's ``40`` namespace ack."""
+        return "40" if frame == "40" else None
 
     def ping_frame(self) -> str | None:
         return "3"

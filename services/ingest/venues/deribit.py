@@ -39,49 +39,31 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.parsing import (
+    NS_PER_MS,
+    as_frame_rejected,
+    event_ids,
+    finite_decimal,
+    parse_side,
+    plain_decimal,
+    strict_int,
+)
 from services.ingest.venue import Channel, RateLimit, RestRequest
+from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
 
-_MS = 1_000_000
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
 _FUNDING_WINDOW_S = 8 * 3600
 _HEARTBEAT_S = 30
 
 
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"expected a number, got {type(value).__name__}")
-    number = Decimal(str(value))
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
+def _json_int(value: Any) -> int:
+    """Deribit sends ids and times as JSON integers: a digit string there means a broken frame."""
+    return strict_int(value, allow_str=False)
 
 
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return value
-
-
-def _plain(value: Decimal) -> Decimal:
-    """Trailing zeros dropped without scientific notation (100, not 1E+2)."""
-    return Decimal(format(value.normalize(), "f"))
-
-
-def _direction(value: Any) -> Side:
-    if value == "buy":
-        return Side.BUY
-    if value == "sell":
-        return Side.SELL
-    raise ValueError(f"unknown direction {value!r}")
-
-
-class DeribitNormalizer:
+class DeribitNormalizer(NormalizerDefaults):
     exchange = ExchangeId.DERIBIT
-
-    def __init__(self, catalog: InstrumentCatalog) -> None:
-        self._catalog = catalog
 
     def normalize(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         if not isinstance(frame, dict):
@@ -99,7 +81,7 @@ class DeribitNormalizer:
         if not isinstance(channel, str):
             raise FrameRejected("malformed", "subscription without a channel")
         kind = channel.partition(".")[0]
-        try:
+        with as_frame_rejected(kind):
             data = params["data"]
             if kind == "trades":
                 return [e for row in data for e in self._trade(row, receive_ts)]
@@ -109,35 +91,18 @@ class DeribitNormalizer:
                 return self._quote(data, receive_ts)
             if kind == "ticker":
                 return self._ticker(data, receive_ts)
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"{kind}: {type(exc).__name__}: {exc}") from None
         raise FrameRejected("unknown_event", f"unsupported channel {channel!r}")
-
-    def normalize_rest_snapshot(
-        self, payload: JsonObject, native_symbol: str, receive_ts: int
-    ) -> list[InstrumentEvent]:
-        raise FrameRejected("unsupported", "Deribit sends book snapshots over the WebSocket")
 
     # --- channels --------------------------------------------------------------------------
 
     def _ids(self, instrument: Instrument, ms: Any, receive_ts: int) -> dict[str, Any]:
-        return {
-            "exchange": self.exchange,
-            "symbol": instrument.symbol,
-            "native_symbol": instrument.native_symbol,
-            "exchange_ts": _int(ms) * _MS,
-            "receive_ts": receive_ts,
-        }
+        return event_ids(instrument, _json_int(ms) * NS_PER_MS, receive_ts)
 
     def _trade(self, row: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         instrument = self._catalog.get(self.exchange, row["instrument_name"])
-        price, amount = _decimal(row["price"]), _decimal(row["amount"])
+        price, amount = finite_decimal(row["price"]), finite_decimal(row["amount"])
         ids = self._ids(instrument, row["timestamp"], receive_ts)
-        taker = _direction(row["direction"])
+        taker = parse_side(row["direction"])
         fields = {
             "price": instrument.base_price(price),
             "quantity": instrument.base_quantity(amount, price),
@@ -159,8 +124,8 @@ class DeribitNormalizer:
         for action, price_value, amount_value in levels:
             if action not in ("new", "change", "delete"):
                 raise ValueError(f"unknown book action {action!r}")
-            price = _decimal(price_value)
-            amount = Decimal(0) if action == "delete" else _decimal(amount_value)
+            price = finite_decimal(price_value)
+            amount = Decimal(0) if action == "delete" else finite_decimal(amount_value)
             out.append((instrument.base_price(price), instrument.base_quantity(amount, price)))
         return out
 
@@ -171,10 +136,10 @@ class DeribitNormalizer:
         kind = data.get("type")
         if kind == "snapshot":
             return BookSnapshot(
-                **ids, sequence=BookSequence(last=_int(data["change_id"])), bids=bids, asks=asks
+                **ids, sequence=BookSequence(last=_json_int(data["change_id"])), bids=bids, asks=asks
             )
         if kind == "change":
-            sequence = BookSequence(last=_int(data["change_id"]), prev=_int(data["prev_change_id"]))
+            sequence = BookSequence(last=_json_int(data["change_id"]), prev=_json_int(data["prev_change_id"]))
             return BookDelta(**ids, sequence=sequence, bids=bids, asks=asks)
         raise FrameRejected("malformed", f"book notification of type {kind!r}")
 
@@ -182,36 +147,36 @@ class DeribitNormalizer:
         instrument = self._catalog.get(self.exchange, data["instrument_name"])
         if not data.get("best_bid_price") or not data.get("best_ask_price"):
             return []  # an empty side is sent as price 0 / null: no top of book to publish
-        bid, ask = _decimal(data["best_bid_price"]), _decimal(data["best_ask_price"])
+        bid, ask = finite_decimal(data["best_bid_price"]), finite_decimal(data["best_ask_price"])
         return [
             BestBidOffer(
                 **self._ids(instrument, data["timestamp"], receive_ts),
                 bid_price=instrument.base_price(bid),
-                bid_quantity=instrument.base_quantity(_decimal(data["best_bid_amount"]), bid),
+                bid_quantity=instrument.base_quantity(finite_decimal(data["best_bid_amount"]), bid),
                 ask_price=instrument.base_price(ask),
-                ask_quantity=instrument.base_quantity(_decimal(data["best_ask_amount"]), ask),
+                ask_quantity=instrument.base_quantity(finite_decimal(data["best_ask_amount"]), ask),
             )
         ]
 
     def _ticker(self, data: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         instrument = self._catalog.get(self.exchange, data["instrument_name"])
         ids = self._ids(instrument, data["timestamp"], receive_ts)
-        mark = _decimal(data["mark_price"])
+        mark = finite_decimal(data["mark_price"])
         index = data.get("index_price")
         events: list[InstrumentEvent] = []
         if data.get("funding_8h") is not None:
             events.append(
                 Funding(
                     **ids,
-                    rate=_decimal(data["funding_8h"]),
+                    rate=finite_decimal(data["funding_8h"]),
                     interval_s=_FUNDING_WINDOW_S,
                     next_funding_ts=ids["exchange_ts"],  # continuous funding: see the module doc
                     mark_price=instrument.base_price(mark),
-                    index_price=instrument.base_price(_decimal(index)) if index else None,
+                    index_price=instrument.base_price(finite_decimal(index)) if index else None,
                 )
             )
         if data.get("open_interest") is not None:
-            amount = _decimal(data["open_interest"])  # USD (inverse) or base coin (linear)
+            amount = finite_decimal(data["open_interest"])  # USD (inverse) or base coin (linear)
             events.append(
                 OpenInterest(
                     **ids,
@@ -233,7 +198,7 @@ _CHANNELS: dict[Channel, str] = {
 _CHANNELS_PER_REQUEST = 100
 
 
-class DeribitAdapter:
+class DeribitAdapter(AdapterDefaults):
     """Protocol facts of Deribit's JSON-RPC WebSocket.
 
     After connecting the client calls ``public/set_heartbeat`` (interval >= 10 s, 30 here); the
@@ -259,17 +224,10 @@ class DeribitAdapter:
     )
     max_subscriptions_per_connection = 200
     ping_interval_s: float | None = 10.0
-    stale_after_s = 30.0
     rest_rate_limit = RateLimit(capacity=100, per_second=20)
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
         self.normalizer = DeribitNormalizer(catalog)
-
-    def connect_request(self) -> RestRequest | None:
-        return None
-
-    def ws_url_from(self, payload: JsonObject | None) -> str:
-        return self.ws_url
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
         templates = sorted({_CHANNELS[c] for c in channels & self.capabilities})
@@ -304,9 +262,6 @@ class DeribitAdapter:
             and ("result" in frame or frame.get("method") == "heartbeat")
         )
 
-    def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
-        return None
-
     def instruments_request(self) -> RestRequest:
         return RestRequest("/api/v2/public/get_instruments", {"currency": "any", "kind": "future"})
 
@@ -324,8 +279,8 @@ class DeribitAdapter:
                     native_symbol=entry["instrument_name"],
                     base=entry["base_currency"],
                     quote=entry["quote_currency"],
-                    tick_size=_plain(Decimal(str(entry["tick_size"]))),
-                    lot_size=_plain(Decimal(str(entry["min_trade_amount"]))),
+                    tick_size=plain_decimal(Decimal(str(entry["tick_size"]))),
+                    lot_size=plain_decimal(Decimal(str(entry["min_trade_amount"]))),
                     # Quantities are "amount" (USD or coin), not contracts: one unit each.
                     contract_size=Decimal(1),
                     inverse=inverse,

@@ -33,41 +33,24 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.parsing import (
+    NS_PER_S,
+    as_frame_rejected,
+    event_ids,
+    finite_decimal,
+    ms_to_ns,
+    plain_decimal,
+    split_multiplier_prefix,
+    strict_int,
+)
 from services.ingest.venue import Channel, RateLimit, RestRequest
-
-_MS = 1_000_000
-_S = 1_000_000_000
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
-_MULTIPLIER_PREFIXES = ("1000000", "10000", "1000")
+from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
 
 
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"expected a number, got {type(value).__name__}")
-    number = Decimal(str(value))
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return int(value)
-
-
-def _plain(value: Decimal) -> Decimal:
-    """Trailing zeros dropped without scientific notation (100, not 1E+2)."""
-    return Decimal(format(value.normalize(), "f"))
-
-
-class GateioNormalizer:
+class GateioNormalizer(NormalizerDefaults):
     exchange = ExchangeId.GATEIO
-
-    def __init__(self, catalog: InstrumentCatalog) -> None:
-        self._catalog = catalog
 
     def normalize(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         if not isinstance(frame, dict):
@@ -79,7 +62,7 @@ class GateioNormalizer:
             return []
         if event not in ("update", "all"):
             raise FrameRejected("unknown_event", f"unsupported event {event!r} on {channel!r}")
-        try:
+        with as_frame_rejected(channel):
             result = frame["result"]
             if channel == "futures.trades":
                 return [self._trade(row, receive_ts) for row in result]
@@ -91,61 +74,42 @@ class GateioNormalizer:
                 return [e for row in result for e in self._ticker(row, frame, receive_ts)]
             if channel == "futures.public_liquidates":
                 return [self._liquidation(row, receive_ts) for row in result]
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"{channel}: {type(exc).__name__}: {exc}") from None
         raise FrameRejected("unknown_event", f"unsupported channel {channel!r}")
 
     def normalize_rest_snapshot(
         self, payload: JsonObject, native_symbol: str, receive_ts: int
     ) -> list[InstrumentEvent]:
         """GET /futures/usdt/order_book?with_id=true: ``{"id", "current", "update", "asks", "bids"}``."""
-        try:
+        with as_frame_rejected("order book snapshot"):
             instrument = self._catalog.get(self.exchange, native_symbol)
             # "update" is the book's last change time in (fractional) seconds.
-            seconds = _decimal(payload.get("update") or payload["current"])
+            seconds = finite_decimal(payload.get("update") or payload["current"])
             return [
                 BookSnapshot(
-                    **self._ids(instrument, int(seconds * _S), receive_ts),
-                    sequence=BookSequence(last=_int(payload["id"])),
+                    **event_ids(instrument, int(seconds * NS_PER_S), receive_ts),
+                    sequence=BookSequence(last=strict_int(payload["id"])),
                     bids=self._levels(instrument, payload["bids"]),
                     asks=self._levels(instrument, payload["asks"]),
                 )
             ]
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"order book snapshot: {type(exc).__name__}: {exc}") from None
 
     # --- channels --------------------------------------------------------------------------
-
-    def _ids(self, instrument: Instrument, ns: int, receive_ts: int) -> dict[str, Any]:
-        return {
-            "exchange": self.exchange,
-            "symbol": instrument.symbol,
-            "native_symbol": instrument.native_symbol,
-            "exchange_ts": ns,
-            "receive_ts": receive_ts,
-        }
 
     def _levels(self, instrument: Instrument, levels: Any) -> list[tuple[Decimal, Decimal]]:
         out = []
         for level in levels:
-            price, contracts = _decimal(level["p"]), _decimal(level["s"])
+            price, contracts = finite_decimal(level["p"]), finite_decimal(level["s"])
             out.append((instrument.base_price(price), instrument.base_quantity(contracts, price)))
         return out
 
     def _trade(self, row: JsonObject, receive_ts: int) -> Trade:
         instrument = self._catalog.get(self.exchange, row["contract"])
-        price, signed = _decimal(row["price"]), _decimal(row["size"])
+        price, signed = finite_decimal(row["price"]), finite_decimal(row["size"])
         if signed == 0:
             raise FrameRejected("out_of_range", "trade of size 0")
         contracts = abs(signed)
         return Trade(
-            **self._ids(instrument, _int(row["create_time_ms"]) * _MS, receive_ts),
+            **event_ids(instrument, ms_to_ns(row["create_time_ms"]), receive_ts),
             trade_id=str(row["id"]),
             side=Side.BUY if signed > 0 else Side.SELL,
             price=instrument.base_price(price),
@@ -156,8 +120,8 @@ class GateioNormalizer:
     def _book_update(self, result: JsonObject, receive_ts: int) -> BookDelta:
         instrument = self._catalog.get(self.exchange, result["s"])
         return BookDelta(
-            **self._ids(instrument, _int(result["t"]) * _MS, receive_ts),
-            sequence=BookSequence(first=_int(result["U"]), last=_int(result["u"])),
+            **event_ids(instrument, ms_to_ns(result["t"]), receive_ts),
+            sequence=BookSequence(first=strict_int(result["U"]), last=strict_int(result["u"])),
             bids=self._levels(instrument, result["b"]),
             asks=self._levels(instrument, result["a"]),
         )
@@ -171,34 +135,34 @@ class GateioNormalizer:
         )
         return [
             BestBidOffer(
-                **self._ids(instrument, _int(result["t"]) * _MS, receive_ts),
+                **event_ids(instrument, ms_to_ns(result["t"]), receive_ts),
                 bid_price=bid_price,
                 bid_quantity=bid_qty,
                 ask_price=ask_price,
                 ask_quantity=ask_qty,
-                sequence=_int(result["u"]),
+                sequence=strict_int(result["u"]),
             )
         ]
 
     def _ticker(self, row: JsonObject, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         instrument = self._catalog.get(self.exchange, row["contract"])
-        ids = self._ids(instrument, _int(row.get("t") or frame["time_ms"]) * _MS, receive_ts)
-        mark = _decimal(row["mark_price"]) if row.get("mark_price") else None
+        ids = event_ids(instrument, ms_to_ns(row.get("t") or frame["time_ms"]), receive_ts)
+        mark = finite_decimal(row["mark_price"]) if row.get("mark_price") else None
         events: list[InstrumentEvent] = []
         if row.get("funding_rate") not in (None, "") and row.get("funding_next_apply"):
             events.append(
                 Funding(
                     **ids,
-                    rate=_decimal(row["funding_rate"]),
-                    interval_s=_int(row.get("funding_interval") or instrument.funding_interval_s),
-                    next_funding_ts=_int(row["funding_next_apply"]) * _S,
+                    rate=finite_decimal(row["funding_rate"]),
+                    interval_s=strict_int(row.get("funding_interval") or instrument.funding_interval_s),
+                    next_funding_ts=strict_int(row["funding_next_apply"]) * NS_PER_S,
                     mark_price=mark,
-                    index_price=_decimal(row["index_price"]) if row.get("index_price") else None,
+                    index_price=finite_decimal(row["index_price"]) if row.get("index_price") else None,
                 )
             )
         if row.get("total_size") not in (None, ""):
             # total_size is the open interest in contracts.
-            base = instrument.base_quantity(_decimal(row["total_size"]), Decimal(1))
+            base = instrument.base_quantity(finite_decimal(row["total_size"]), Decimal(1))
             events.append(
                 OpenInterest(
                     **ids,
@@ -210,14 +174,14 @@ class GateioNormalizer:
 
     def _liquidation(self, row: JsonObject, receive_ts: int) -> Liquidation:
         instrument = self._catalog.get(self.exchange, row["contract"])
-        price, signed = _decimal(row["price"]), _decimal(row["size"])
+        price, signed = finite_decimal(row["price"]), finite_decimal(row["size"])
         if signed == 0:
             raise FrameRejected("out_of_range", "liquidation of size 0")
         contracts = abs(signed)
         # "time" is in ms since 2026-08; older pushes carried time_ms (and time in seconds).
         ms = row["time_ms"] if "time_ms" in row else row["time"]
         return Liquidation(
-            **self._ids(instrument, _int(ms) * _MS, receive_ts),
+            **event_ids(instrument, ms_to_ns(ms), receive_ts),
             side=Side.BUY if signed > 0 else Side.SELL,
             price=instrument.base_price(price),
             quantity=instrument.base_quantity(contracts, price),
@@ -237,7 +201,7 @@ _BOOK_INTERVAL, _BOOK_LEVELS = "100ms", "100"
 _SNAPSHOT_LIMIT = "100"  # the REST snapshot must cover the 100 levels the update channel tracks
 
 
-class GateioAdapter:
+class GateioAdapter(AdapterDefaults):
     """Protocol facts of Gate.io USDT futures WebSocket v4.
 
     The client keeps the connection alive with ``{"channel": "futures.ping"}`` (answered by
@@ -262,17 +226,10 @@ class GateioAdapter:
     )
     max_subscriptions_per_connection = 200
     ping_interval_s: float | None = 15.0
-    stale_after_s = 30.0
     rest_rate_limit = RateLimit(capacity=200, per_second=20)
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
         self.normalizer = GateioNormalizer(catalog)
-
-    def connect_request(self) -> RestRequest | None:
-        return None
-
-    def ws_url_from(self, payload: JsonObject | None) -> str:
-        return self.ws_url
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
         now = int(time.time())
@@ -318,21 +275,17 @@ class GateioAdapter:
         for entry in payload:
             if entry.get("in_delisting") or entry.get("type") not in ("direct", "inverse"):
                 continue
-            base, quote = entry["name"].split("_", 1)
-            multiplier = Decimal(1)
-            for prefix in _MULTIPLIER_PREFIXES:
-                if base.startswith(prefix) and base[len(prefix) :].isalpha():
-                    multiplier, base = Decimal(prefix), base[len(prefix) :]
-                    break
+            prefixed_base, quote = entry["name"].split("_", 1)
+            base, multiplier = split_multiplier_prefix(prefixed_base)
             instruments.append(
                 Instrument(
                     exchange=self.exchange,
                     native_symbol=entry["name"],
                     base=base,
                     quote=quote,
-                    tick_size=_plain(Decimal(str(entry["order_price_round"]))),
-                    lot_size=_plain(Decimal(str(entry["order_size_min"]))),
-                    contract_size=_plain(Decimal(str(entry["quanto_multiplier"]))),
+                    tick_size=plain_decimal(Decimal(str(entry["order_price_round"]))),
+                    lot_size=plain_decimal(Decimal(str(entry["order_size_min"]))),
+                    contract_size=plain_decimal(Decimal(str(entry["quanto_multiplier"]))),
                     inverse=entry["type"] == "inverse",
                     multiplier=multiplier,
                     funding_interval_s=int(entry.get("funding_interval") or 8 * 3600),

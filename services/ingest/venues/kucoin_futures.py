@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from schemas.common import ExchangeId, InstrumentEvent, Side
+from schemas.common import ExchangeId, InstrumentEvent
 from schemas.market_data import (
     BestBidOffer,
     BookDelta,
@@ -43,48 +43,25 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.parsing import (
+    as_frame_rejected,
+    event_ids,
+    finite_decimal,
+    ms_to_ns,
+    parse_side,
+    plain_decimal,
+    strict_int,
+)
 from services.ingest.venue import Channel, RateLimit, RestRequest
+from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
 
-_MS = 1_000_000
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
 _BASE_ALIASES = {"XBT": "BTC"}
 
 
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"expected a number, got {type(value).__name__}")
-    number = Decimal(str(value))
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return int(value)
-
-
-def _plain(value: Decimal) -> Decimal:
-    """Trailing zeros dropped without scientific notation (100, not 1E+2)."""
-    return Decimal(format(value.normalize(), "f"))
-
-
-def _side(value: Any) -> Side:
-    if value == "buy":
-        return Side.BUY
-    if value == "sell":
-        return Side.SELL
-    raise ValueError(f"unknown side {value!r}")
-
-
-class KucoinFuturesNormalizer:
+class KucoinFuturesNormalizer(NormalizerDefaults):
     exchange = ExchangeId.KUCOIN_FUTURES
-
-    def __init__(self, catalog: InstrumentCatalog) -> None:
-        self._catalog = catalog
 
     def normalize(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         if not isinstance(frame, dict):
@@ -97,7 +74,7 @@ class KucoinFuturesNormalizer:
         if kind != "message":
             raise FrameRejected("unknown_event", f"unsupported frame type {kind!r}")
         subject, topic = frame.get("subject"), frame.get("topic")
-        try:
+        with as_frame_rejected(subject):
             data = frame["data"]
             if subject == "match":
                 return [self._trade(data, receive_ts)]
@@ -108,33 +85,23 @@ class KucoinFuturesNormalizer:
                 return [self._level2(topic.partition(":")[2], data, receive_ts)]
             if subject in ("tickerV2", "ticker"):
                 return [self._ticker(data, receive_ts)]
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"{subject}: {type(exc).__name__}: {exc}") from None
         raise FrameRejected("unknown_event", f"unsupported subject {subject!r} on {topic!r}")
 
     def normalize_rest_snapshot(
         self, payload: JsonObject, native_symbol: str, receive_ts: int
     ) -> list[InstrumentEvent]:
         """GET /api/v1/level2/snapshot: ``{"code", "data": {"symbol", "sequence", "asks", "bids", "ts"}}``."""
-        try:
+        with as_frame_rejected("level2 snapshot"):
             data = payload.get("data", payload)
             instrument = self._catalog.get(self.exchange, native_symbol)
             return [
                 BookSnapshot(
-                    **self._ids(instrument, _int(data["ts"]), receive_ts),  # ns
-                    sequence=BookSequence(last=_int(data["sequence"])),
+                    **event_ids(instrument, strict_int(data["ts"]), receive_ts),  # ns
+                    sequence=BookSequence(last=strict_int(data["sequence"])),
                     bids=self._levels(instrument, data["bids"]),
                     asks=self._levels(instrument, data["asks"]),
                 )
             ]
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"level2 snapshot: {type(exc).__name__}: {exc}") from None
 
     def normalize_open_interest(self, payload: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         """GET /api/v1/contracts/{symbol}: open interest in lots, and the funding the venue quotes.
@@ -142,12 +109,12 @@ class KucoinFuturesNormalizer:
         ``nextFundingRateTime`` is the time LEFT until the next settlement, in ms, so the next
         funding time is reckoned from the receive time; the contract detail carries no timestamp.
         """
-        try:
+        with as_frame_rejected("contract detail"):
             data = payload.get("data", payload)
             instrument = self._catalog.get(self.exchange, data["symbol"])
-            ids = self._ids(instrument, receive_ts, receive_ts)
-            mark = _decimal(data["markPrice"])
-            lots = _decimal(data["openInterest"])
+            ids = event_ids(instrument, receive_ts, receive_ts)
+            mark = finite_decimal(data["markPrice"])
+            lots = finite_decimal(data["openInterest"])
             events: list[InstrumentEvent] = [
                 OpenInterest(
                     **ids,
@@ -160,46 +127,33 @@ class KucoinFuturesNormalizer:
                 events.append(
                     Funding(
                         **ids,
-                        rate=_decimal(data["fundingFeeRate"]),
-                        interval_s=_int(granularity_ms) // 1000
+                        rate=finite_decimal(data["fundingFeeRate"]),
+                        interval_s=strict_int(granularity_ms) // 1000
                         if granularity_ms
                         else instrument.funding_interval_s,
-                        next_funding_ts=receive_ts + _int(data["nextFundingRateTime"]) * _MS,
+                        next_funding_ts=receive_ts + ms_to_ns(data["nextFundingRateTime"]),
                         mark_price=mark,
-                        index_price=_decimal(data["indexPrice"]) if data.get("indexPrice") else None,
+                        index_price=finite_decimal(data["indexPrice"]) if data.get("indexPrice") else None,
                     )
                 )
             return events
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"contract detail: {type(exc).__name__}: {exc}") from None
 
     # --- subjects --------------------------------------------------------------------------
-
-    def _ids(self, instrument: Instrument, ns: int, receive_ts: int) -> dict[str, Any]:
-        return {
-            "exchange": self.exchange,
-            "symbol": instrument.symbol,
-            "native_symbol": instrument.native_symbol,
-            "exchange_ts": ns,
-            "receive_ts": receive_ts,
-        }
 
     def _levels(self, instrument: Instrument, levels: Any) -> list[tuple[Decimal, Decimal]]:
         out = []
         for price_value, lots_value in levels:
-            price, lots = _decimal(price_value), _decimal(lots_value)
+            price, lots = finite_decimal(price_value), finite_decimal(lots_value)
             out.append((instrument.base_price(price), instrument.base_quantity(lots, price)))
         return out
 
     def _trade(self, data: JsonObject, receive_ts: int) -> Trade:
         instrument = self._catalog.get(self.exchange, data["symbol"])
-        price, lots = _decimal(data["price"]), _decimal(data["size"])
+        price, lots = finite_decimal(data["price"]), finite_decimal(data["size"])
         return Trade(
-            **self._ids(instrument, _int(data["ts"]), receive_ts),  # ns
+            **event_ids(instrument, strict_int(data["ts"]), receive_ts),  # ns
             trade_id=str(data["tradeId"]),
-            side=_side(data["side"]),  # the taker's side
+            side=parse_side(data["side"]),  # the taker's side
             price=instrument.base_price(price),
             quantity=instrument.base_quantity(lots, price),
             notional=instrument.notional(lots, price),
@@ -211,9 +165,9 @@ class KucoinFuturesNormalizer:
         (level,) = self._levels(instrument, [[price_text, lots_text]])
         if side not in ("buy", "sell"):
             raise ValueError(f"unknown book side {side!r}")
-        sequence = _int(data["sequence"])
+        sequence = strict_int(data["sequence"])
         return BookDelta(
-            **self._ids(instrument, _int(data["timestamp"]) * _MS, receive_ts),
+            **event_ids(instrument, ms_to_ns(data["timestamp"]), receive_ts),
             sequence=BookSequence(first=sequence, last=sequence),
             bids=[level] if side == "buy" else [],
             asks=[level] if side == "sell" else [],
@@ -226,12 +180,12 @@ class KucoinFuturesNormalizer:
             [[data["bestBidPrice"], data["bestBidSize"]], [data["bestAskPrice"], data["bestAskSize"]]],
         )
         return BestBidOffer(
-            **self._ids(instrument, _int(data["ts"]), receive_ts),  # ns
+            **event_ids(instrument, strict_int(data["ts"]), receive_ts),  # ns
             bid_price=bid_price,
             bid_quantity=bid_qty,
             ask_price=ask_price,
             ask_quantity=ask_qty,
-            sequence=_int(data["sequence"]),
+            sequence=strict_int(data["sequence"]),
         )
 
 
@@ -243,7 +197,7 @@ _TOPICS: dict[Channel, str] = {
 _SYMBOLS_PER_TOPIC = 100  # one subscribe may list up to 100 symbols, comma separated
 
 
-class KucoinFuturesAdapter:
+class KucoinFuturesAdapter(AdapterDefaults):
     """Protocol facts of KuCoin Futures.
 
     The WebSocket URL is issued per connection by POST /api/v1/bullet-public together with
@@ -260,8 +214,9 @@ class KucoinFuturesAdapter:
         {Channel.TRADES, Channel.BOOK, Channel.BBO, Channel.FUNDING, Channel.OPEN_INTEREST}
     )
     max_subscriptions_per_connection = 100
-    stale_after_s = 30.0
     rest_rate_limit = RateLimit(capacity=2000, per_second=2000 / 30)
+    polled_channels = frozenset({Channel.FUNDING, Channel.OPEN_INTEREST})
+    """Both come from the polled contract detail (``open_interest_request``)."""
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
         self.normalizer = KucoinFuturesNormalizer(catalog)
@@ -270,9 +225,9 @@ class KucoinFuturesAdapter:
     def connect_request(self) -> RestRequest | None:
         return RestRequest("/api/v1/bullet-public", method="POST", weight=10)
 
-    def ws_url_from(self, payload: JsonObject | None) -> str:
+    def ws_url_from(self, payload: JsonObject | None = None) -> str:
         """The URL to connect to, from the bullet-public response; adopts its ping interval."""
-        try:
+        with as_frame_rejected("bullet-public response"):
             data: Any = payload["data"] if payload is not None else None
             server = data["instanceServers"][0]
             token, endpoint = data["token"], server["endpoint"]
@@ -280,10 +235,8 @@ class KucoinFuturesAdapter:
                 raise TypeError("token and endpoint must be strings")
             interval_ms = server.get("pingInterval")
             if interval_ms:
-                self.ping_interval_s = _int(interval_ms) / 1000
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"bullet-public response: {type(exc).__name__}: {exc}") from None
-        return f"{endpoint}?token={token}&connectId=perpwatch"
+                self.ping_interval_s = strict_int(interval_ms) / 1000
+            return f"{endpoint}?token={token}&connectId=perpwatch"
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
         frames: list[dict[str, Any]] = []
@@ -334,10 +287,10 @@ class KucoinFuturesAdapter:
                     native_symbol=entry["symbol"],
                     base=_BASE_ALIASES.get(base, base),
                     quote=entry["quoteCurrency"],
-                    tick_size=_plain(Decimal(str(entry["tickSize"]))),
-                    lot_size=_plain(Decimal(str(entry["lotSize"]))),
+                    tick_size=plain_decimal(Decimal(str(entry["tickSize"]))),
+                    lot_size=plain_decimal(Decimal(str(entry["lotSize"]))),
                     # Inverse lots have multiplier -1 (1 USD, paid in coin): the size is its magnitude.
-                    contract_size=_plain(abs(Decimal(str(entry["multiplier"])))),
+                    contract_size=plain_decimal(abs(Decimal(str(entry["multiplier"])))),
                     inverse=bool(entry.get("isInverse")),
                     funding_interval_s=int(granularity_ms) // 1000 if granularity_ms else 8 * 3600,
                 )

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from schemas.common import ExchangeId, InstrumentEvent, Side
+from schemas.common import ExchangeId, InstrumentEvent
 from schemas.market_data import (
     BestBidOffer,
     BookDelta,
@@ -36,45 +36,22 @@ from schemas.market_data import (
 )
 from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.parsing import (
+    NS_PER_MS,
+    as_frame_rejected,
+    event_ids,
+    finite_decimal,
+    ms_to_ns,
+    parse_side,
+    plain_decimal,
+    strict_int,
+)
 from services.ingest.venue import Channel, RateLimit, RestRequest
-
-_MS = 1_000_000
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
+from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
 
 
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"expected a number, got {type(value).__name__}")
-    number = Decimal(str(value))
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return int(value)
-
-
-def _plain(value: Decimal) -> Decimal:
-    """Trailing zeros dropped without scientific notation (100, not 1E+2)."""
-    return Decimal(format(value.normalize(), "f"))
-
-
-def _side(value: Any) -> Side:
-    if value == "buy":
-        return Side.BUY
-    if value == "sell":
-        return Side.SELL
-    raise ValueError(f"unknown side {value!r}")
-
-
-class OkxNormalizer:
+class OkxNormalizer(NormalizerDefaults):
     exchange = ExchangeId.OKX
-
-    def __init__(self, catalog: InstrumentCatalog) -> None:
-        self._catalog = catalog
 
     def normalize(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         if not isinstance(frame, dict):
@@ -86,7 +63,7 @@ class OkxNormalizer:
             return []  # subscribe / unsubscribe acks, notices, channel-conn-count
         arg = frame.get("arg")
         channel = arg.get("channel") if isinstance(arg, dict) else None
-        try:
+        with as_frame_rejected(channel):
             if channel == "trades":
                 return [self._trade(row, receive_ts) for row in frame["data"]]
             if channel == "books":
@@ -99,45 +76,28 @@ class OkxNormalizer:
                 return [self._open_interest(row, receive_ts) for row in frame["data"]]
             if channel == "liquidation-orders":
                 return [e for row in frame["data"] for e in self._liquidations(row, receive_ts)]
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"{channel}: {type(exc).__name__}: {exc}") from None
         raise FrameRejected("unknown_event", f"unsupported channel {channel!r}")
-
-    def normalize_rest_snapshot(
-        self, payload: JsonObject, native_symbol: str, receive_ts: int
-    ) -> list[InstrumentEvent]:
-        raise FrameRejected("unsupported", "OKX sends book snapshots over the WebSocket")
 
     # --- channels --------------------------------------------------------------------------
 
     def _ids(self, instrument: Instrument, ms: Any, receive_ts: int) -> dict[str, Any]:
-        return {
-            "exchange": self.exchange,
-            "symbol": instrument.symbol,
-            "native_symbol": instrument.native_symbol,
-            "exchange_ts": _int(ms) * _MS,
-            "receive_ts": receive_ts,
-        }
+        return event_ids(instrument, ms_to_ns(ms), receive_ts)
 
     def _levels(self, instrument: Instrument, levels: Any) -> list[tuple[Decimal, Decimal]]:
         # [price, contracts, deprecated "0", number of orders]
         out = []
         for level in levels:
-            price, contracts = _decimal(level[0]), _decimal(level[1])
+            price, contracts = finite_decimal(level[0]), finite_decimal(level[1])
             out.append((instrument.base_price(price), instrument.base_quantity(contracts, price)))
         return out
 
     def _trade(self, row: JsonObject, receive_ts: int) -> Trade:
         instrument = self._catalog.get(self.exchange, row["instId"])
-        price, contracts = _decimal(row["px"]), _decimal(row["sz"])
+        price, contracts = finite_decimal(row["px"]), finite_decimal(row["sz"])
         return Trade(
             **self._ids(instrument, row["ts"], receive_ts),
             trade_id=str(row["tradeId"]),
-            side=_side(row["side"]),  # the taker's side
+            side=parse_side(row["side"]),  # the taker's side
             price=instrument.base_price(price),
             quantity=instrument.base_quantity(contracts, price),
             notional=instrument.notional(contracts, price),
@@ -145,13 +105,13 @@ class OkxNormalizer:
 
     def _book(self, frame: JsonObject, row: JsonObject, receive_ts: int) -> BookSnapshot | BookDelta:
         instrument = self._catalog.get(self.exchange, frame["arg"]["instId"])
-        prev = _int(row["prevSeqId"])
+        prev = strict_int(row["prevSeqId"])
         fields = {
             **self._ids(instrument, row["ts"], receive_ts),
-            "sequence": BookSequence(last=_int(row["seqId"]), prev=prev if prev >= 0 else None),
+            "sequence": BookSequence(last=strict_int(row["seqId"]), prev=prev if prev >= 0 else None),
             "bids": self._levels(instrument, row["bids"]),
             "asks": self._levels(instrument, row["asks"]),
-            "checksum": _int(row["checksum"]) if row.get("checksum") is not None else None,
+            "checksum": strict_int(row["checksum"]) if row.get("checksum") is not None else None,
         }
         action = frame.get("action")
         if action == "snapshot":
@@ -172,7 +132,7 @@ class OkxNormalizer:
                 bid_quantity=bids[0][1],
                 ask_price=asks[0][0],
                 ask_quantity=asks[0][1],
-                sequence=_int(row["seqId"]) if "seqId" in row else None,
+                sequence=strict_int(row["seqId"]) if "seqId" in row else None,
             )
         ]
 
@@ -180,20 +140,20 @@ class OkxNormalizer:
         instrument = self._catalog.get(self.exchange, row["instId"])
         # fundingTime is the settlement the current fundingRate applies to (the next one);
         # nextFundingTime the one after it, so their distance is the funding interval.
-        funding_ms, following_ms = _int(row["fundingTime"]), _int(row.get("nextFundingTime") or 0)
+        funding_ms, following_ms = strict_int(row["fundingTime"]), strict_int(row.get("nextFundingTime") or 0)
         interval_s = (following_ms - funding_ms) // 1000 if following_ms > funding_ms else None
         return Funding(
             **self._ids(instrument, row.get("ts") or funding_ms, receive_ts),
-            rate=_decimal(row["fundingRate"]),
+            rate=finite_decimal(row["fundingRate"]),
             interval_s=interval_s or instrument.funding_interval_s,
-            next_funding_ts=funding_ms * _MS,
+            next_funding_ts=funding_ms * NS_PER_MS,
         )
 
     def _open_interest(self, row: JsonObject, receive_ts: int) -> OpenInterest:
         instrument = self._catalog.get(self.exchange, row["instId"])
-        contracts = _decimal(row["oi"])
+        contracts = finite_decimal(row["oi"])
         # oiCcy is the open interest in coin (the base) for linear and inverse swaps alike.
-        base = _decimal(row["oiCcy"]) if row.get("oiCcy") else None
+        base = finite_decimal(row["oiCcy"]) if row.get("oiCcy") else None
         if base is None and not instrument.inverse:
             base = instrument.base_quantity(contracts, Decimal(1))
         if base is None:
@@ -213,11 +173,11 @@ class OkxNormalizer:
             return []
         events: list[InstrumentEvent] = []
         for detail in row["details"]:
-            price, contracts = _decimal(detail["bkPx"]), _decimal(detail["sz"])
+            price, contracts = finite_decimal(detail["bkPx"]), finite_decimal(detail["sz"])
             events.append(
                 Liquidation(
                     **self._ids(instrument, detail["ts"], receive_ts),
-                    side=_side(detail["side"]),  # side of the liquidation order
+                    side=parse_side(detail["side"]),  # side of the liquidation order
                     price=instrument.base_price(price),
                     quantity=instrument.base_quantity(contracts, price),
                     notional=instrument.notional(contracts, price),
@@ -236,7 +196,7 @@ _CHANNELS: dict[Channel, str] = {
 _ARGS_PER_REQUEST = 100  # keeps one request far below the 64 KB request size limit
 
 
-class OkxAdapter:
+class OkxAdapter(AdapterDefaults):
     """Protocol facts of OKX public WebSocket v5.
 
     OKX closes a connection that sees no data for 30 s: the client sends the text ``ping``
@@ -262,17 +222,10 @@ class OkxAdapter:
     )
     max_subscriptions_per_connection = 300
     ping_interval_s: float | None = 25.0
-    stale_after_s = 30.0
     rest_rate_limit = RateLimit(capacity=20, per_second=10)
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
         self.normalizer = OkxNormalizer(catalog)
-
-    def connect_request(self) -> RestRequest | None:
-        return None
-
-    def ws_url_from(self, payload: JsonObject | None) -> str:
-        return self.ws_url
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
         wanted = channels & self.capabilities
@@ -298,9 +251,6 @@ class OkxAdapter:
         # An "error" event is not a control frame: the normalizer reports it.
         return isinstance(frame, dict) and "event" in frame and frame["event"] != "error"
 
-    def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
-        return None
-
     def instruments_request(self) -> RestRequest:
         return RestRequest("/api/v5/public/instruments", {"instType": "SWAP"})
 
@@ -316,10 +266,10 @@ class OkxAdapter:
                     native_symbol=entry["instId"],
                     base=base,
                     quote=quote,
-                    tick_size=_plain(Decimal(entry["tickSz"])),
-                    lot_size=_plain(Decimal(entry["lotSz"])),
+                    tick_size=plain_decimal(Decimal(entry["tickSz"])),
+                    lot_size=plain_decimal(Decimal(entry["lotSz"])),
                     # ctVal is base coin per contract (linear) or USD per contract (inverse).
-                    contract_size=_plain(Decimal(entry["ctVal"]) * Decimal(entry.get("ctMult") or 1)),
+                    contract_size=plain_decimal(Decimal(entry["ctVal"]) * Decimal(entry.get("ctMult") or 1)),
                     inverse=entry["ctType"] == "inverse",
                 )
             )

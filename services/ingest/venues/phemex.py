@@ -273,6 +273,13 @@ _LEGACY_METHODS: dict[Channel, str] = {Channel.TRADES: "trade", Channel.BOOK: "o
 _MARKET_CHANNELS = frozenset({Channel.FUNDING, Channel.OPEN_INTEREST})
 
 
+def _requests(requests: list[tuple[str, list[str]]], *, first_id: int) -> list[str]:
+    return [
+        orjson.dumps({"id": number, "method": method, "params": params}).decode()
+        for number, (method, params) in enumerate(requests, start=first_id)
+    ]
+
+
 class PhemexAdapter:
     """Protocol facts of Phemex (see the module docstring for the doc pages)."""
 
@@ -303,21 +310,36 @@ class PhemexAdapter:
             return native_symbol.endswith(_HEDGED_QUOTES)
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        """Everything one connection carrying all of ``native_symbols`` sends."""
+        return self.symbol_frames(channels, native_symbols) + self.venue_wide_frames(channels, native_symbols)
+
+    def symbol_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        """The per-symbol subscriptions (book, trades) of one connection's symbols."""
+        return _requests(self._symbol_requests(channels, native_symbols), first_id=1)
+
+    def venue_wide_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        """The 24 h ticker subscriptions: each covers every symbol of the venue, so the connector
+        sends them on one connection only (numbered after the per-symbol requests)."""
         wanted = channels & self.capabilities
         requests: list[tuple[str, list[str]]] = []
-        for symbol in native_symbols:
-            methods = _HEDGED_METHODS if self._is_hedged(symbol) else _LEGACY_METHODS
-            requests += [(f"{methods[c]}.subscribe", [symbol]) for c in sorted(wanted) if c in methods]
         if wanted & _MARKET_CHANNELS:
             # Both 24 h tickers are venue-wide: one subscription per family covers every symbol.
             if any(self._is_hedged(s) for s in native_symbols):
                 requests.append(("perp_market24h_pack_p.subscribe", []))
             if not all(self._is_hedged(s) for s in native_symbols):
                 requests.append(("market24h.subscribe", []))
-        return [
-            orjson.dumps({"id": number, "method": method, "params": params}).decode()
-            for number, (method, params) in enumerate(requests, start=1)
-        ]
+        first_id = len(self._symbol_requests(channels, native_symbols)) + 1
+        return _requests(requests, first_id=first_id)
+
+    def _symbol_requests(
+        self, channels: frozenset[Channel], native_symbols: list[str]
+    ) -> list[tuple[str, list[str]]]:
+        wanted = channels & self.capabilities
+        requests: list[tuple[str, list[str]]] = []
+        for symbol in native_symbols:
+            methods = _HEDGED_METHODS if self._is_hedged(symbol) else _LEGACY_METHODS
+            requests += [(f"{methods[c]}.subscribe", [symbol]) for c in sorted(wanted) if c in methods]
+        return requests
 
     def ping_frame(self) -> str | None:
         return '{"id":0,"method":"server.ping","params":[]}'

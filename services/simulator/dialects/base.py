@@ -15,7 +15,7 @@ import orjson
 
 from schemas.common import ExchangeId
 from services.ingest.venue import Channel
-from services.simulator.model import BookView, Grid, MarketEvent, MarketModel
+from services.simulator.model import BookChange, BookView, Grid, MarketEvent, MarketModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,8 @@ class OutFrame:
     empty for acks, pongs and errors."""
     native_symbol: str | None = None
     close_code: int | None = None
-    """Set on a reply after which the server closes the connection (a venue's protocol error)."""
+    """Set on a reply after which the server closes the connection (a venue's protocol error);
+    with an empty ``text`` the connection is closed without a last frame."""
 
 
 @dataclass
@@ -109,6 +110,10 @@ class Dialect(Protocol):
         """Answer a REST call (snapshots, instruments, connection tokens)."""
         ...
 
+    def heartbeat(self, session: Session, now_ns: int) -> list[OutFrame]:
+        """Frames the venue sends on its own clock, called every market tick (server pings)."""
+        ...
+
 
 class BaseDialect:
     """Shared plumbing: the model, the venue's grids by native symbol, number formatting."""
@@ -134,6 +139,9 @@ class BaseDialect:
     def open_session(self, session: Session, now_ns: int) -> list[OutFrame]:
         return []
 
+    def heartbeat(self, session: Session, now_ns: int) -> list[OutFrame]:
+        return []
+
     def book_view(self, native_symbol: str, depth: int | None, now_ns: int) -> BookView:
         return self.market.book(self.exchange, native_symbol, depth, now_ns)
 
@@ -151,6 +159,22 @@ class BaseDialect:
 
     def levels(self, grid: Grid, levels: Iterable[tuple[int, int]]) -> list[list[str]]:
         return [[self.px(grid, p), self.qty(grid, q)] for p, q in levels]
+
+    @staticmethod
+    def number(grid: Grid, ticks: int) -> float:
+        """A price as a JSON number, for venues that send numbers (exact for these grids)."""
+        return float(ticks * grid.tick)
+
+    @staticmethod
+    def one_by_one(event: BookChange) -> list[tuple[bool, int, int]]:
+        """The update's level changes as (is_bid, price ticks, lots), deletions first.
+
+        For venues that send one level per message (KuCoin) or one action per message (BitMEX):
+        with every deletion applied first, each intermediate book holds only levels of the final
+        book, so it is never crossed.
+        """
+        changes = [(True, p, q) for p, q in event.bids] + [(False, p, q) for p, q in event.asks]
+        return [c for c in changes if not c[2]] + [c for c in changes if c[2]]
 
     @staticmethod
     def dumps(payload: Any) -> str:

@@ -20,6 +20,7 @@ from services.simulator.dialects.base import BaseDialect, HttpReply, HttpRequest
 from services.simulator.model import (
     BookChange,
     FundingPrint,
+    Grid,
     LiquidationPrint,
     MarketEvent,
     TopOfBook,
@@ -43,6 +44,11 @@ def _topic_of(stream: str) -> str | None:
 class BinanceUsdmDialect(BaseDialect):
     exchange = ExchangeId.BINANCE_USDM
     max_streams = 1024
+    rest_prefix = "/fapi/v1"
+
+    def pair_fields(self, native: str) -> dict[str, str]:
+        """Fields COIN-M adds to its payloads (``ps``, the pair); none on USD-M."""
+        return {}
 
     def open_session(self, session: Session, now_ns: int) -> list[OutFrame]:
         _, _, query = session.path.partition("?")
@@ -92,6 +98,7 @@ class BinanceUsdmDialect(BaseDialect):
                 "E": when,
                 "T": when,
                 "s": native,
+                **self.pair_fields(native),
                 "U": event.first,
                 "u": event.last,
                 "pu": event.prev,
@@ -105,6 +112,7 @@ class BinanceUsdmDialect(BaseDialect):
                 "e": "bookTicker",
                 "u": event.update_id,
                 "s": native,
+                **self.pair_fields(native),
                 "b": self.px(grid, bid),
                 "B": self.qty(grid, bid_lots),
                 "a": self.px(grid, ask),
@@ -160,6 +168,7 @@ class BinanceUsdmDialect(BaseDialect):
             price, quantity = self.px(grid, event.price), self.qty(grid, event.lots)
             order = {
                 "s": native,
+                **self.pair_fields(native),
                 "S": "SELL" if event.side is Side.SELL else "BUY",
                 "o": "LIMIT",
                 "f": "IOC",
@@ -184,24 +193,32 @@ class BinanceUsdmDialect(BaseDialect):
     # --- REST -----------------------------------------------------------------------------------
 
     def rest(self, request: HttpRequest, now_ns: int) -> HttpReply:
-        if request.path == "/fapi/v1/depth":
+        prefix = self.rest_prefix
+        if not request.path.startswith(prefix + "/"):
+            return HttpReply.json({"code": -1000, "msg": f"unknown path {request.path}"}, 404)
+        path = request.path[len(prefix) :]
+        if path == "/depth":
             return self._depth(request, now_ns)
-        if request.path == "/fapi/v1/openInterest":
+        if path == "/openInterest":
             grid = self.grids.get(request.query.get("symbol", ""))
             if grid is None:
                 return self._invalid_symbol()
             lots = self.market.open_interest_lots(self.exchange, grid.native_symbol)
-            payload = {"openInterest": self.qty(grid, lots), "symbol": grid.native_symbol, "time": ms(now_ns)}
             return HttpReply.json(
-                payload, carries=((Channel.OPEN_INTEREST, 1),), native_symbol=grid.native_symbol
+                self.open_interest_payload(grid, lots, now_ns),
+                carries=((Channel.OPEN_INTEREST, 1),),
+                native_symbol=grid.native_symbol,
             )
-        if request.path == "/fapi/v1/exchangeInfo":
+        if path == "/exchangeInfo":
             return HttpReply.json(self._exchange_info(now_ns))
-        if request.path == "/fapi/v1/time":
+        if path == "/time":
             return HttpReply.json({"serverTime": ms(now_ns)})
-        if request.path == "/fapi/v1/ping":
+        if path == "/ping":
             return HttpReply.json({})
         return HttpReply.json({"code": -1000, "msg": f"unknown path {request.path}"}, 404)
+
+    def open_interest_payload(self, grid: Grid, lots: int, now_ns: int) -> dict[str, Any]:
+        return {"openInterest": self.qty(grid, lots), "symbol": grid.native_symbol, "time": ms(now_ns)}
 
     def _invalid_symbol(self) -> HttpReply:
         return HttpReply.json({"code": -1121, "msg": "Invalid symbol."}, 400)
@@ -229,24 +246,26 @@ class BinanceUsdmDialect(BaseDialect):
         return HttpReply.json(payload, carries=((Channel.BOOK, 1),), native_symbol=grid.native_symbol)
 
     def _exchange_info(self, now_ns: int) -> dict[str, Any]:
-        symbols = []
-        for grid in self.grids.values():
-            prefix = "" if grid.multiplier == 1 else format(grid.multiplier, "f")
-            symbols.append(
-                {
-                    "symbol": grid.native_symbol,
-                    "pair": grid.native_symbol,
-                    "contractType": "PERPETUAL",
-                    "status": "TRADING",
-                    "baseAsset": f"{prefix}{grid.base}",
-                    "quoteAsset": grid.symbol.split("-")[1],
-                    "filters": [
-                        {"filterType": "PRICE_FILTER", "tickSize": format(grid.tick, "f")},
-                        {"filterType": "LOT_SIZE", "stepSize": format(grid.lot, "f")},
-                    ],
-                }
-            )
-        return {"timezone": "UTC", "serverTime": ms(now_ns), "symbols": symbols}
+        return {
+            "timezone": "UTC",
+            "serverTime": ms(now_ns),
+            "symbols": [self.symbol_info(grid) for grid in self.grids.values()],
+        }
+
+    def symbol_info(self, grid: Grid) -> dict[str, Any]:
+        prefix = "" if grid.multiplier == 1 else format(grid.multiplier, "f")
+        return {
+            "symbol": grid.native_symbol,
+            "pair": grid.native_symbol,
+            "contractType": "PERPETUAL",
+            "status": "TRADING",
+            "baseAsset": f"{prefix}{grid.base}",
+            "quoteAsset": grid.symbol.split("-")[1],
+            "filters": [
+                {"filterType": "PRICE_FILTER", "tickSize": format(grid.tick, "f")},
+                {"filterType": "LOT_SIZE", "stepSize": format(grid.lot, "f")},
+            ],
+        }
 
 
 DIALECT = BinanceUsdmDialect

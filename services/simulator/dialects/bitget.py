@@ -1,0 +1,222 @@
+"""Bitget USDT-M perpetuals (public WebSocket API v2), as the simulator speaks it.
+
+Protocol (https://www.bitget.com/api-doc/common/websocket-intro, .../contract/websocket/public/
+Order-Book-Channel, Tickers-Channel, New-Trades-Channel, .../contract/market/Get-All-Symbols-
+Contracts): ``{"op": "subscribe", "args": [{"instType": "USDT-FUTURES", "channel", "instId"}]}``
+is acknowledged per argument with ``{"event": "subscribe", "arg"}`` (``{"event": "error", "code",
+"msg"}`` for an unknown one); the client sends the text ``ping`` and gets ``pong``, and a
+connection without a ping for two minutes is closed. Pushes are ``{"action": "snapshot" |
+"update", "arg", "data": [...], "ts"}`` with number strings and millisecond times.
+
+``books`` opens with a full ``snapshot`` and continues with ``update`` frames whose ``pseq`` is
+the previous ``seq``; every push carries the CRC32 ``checksum`` of the top 25 levels of the book
+after it (``bitget_checksum`` over the strings sent). ``books1`` is the top of book, pushed whole.
+``trade`` opens with a snapshot of recent trades (which a subscriber receives again after every
+resubscription), then updates. ``ticker`` carries the funding rate, next funding time, mark and
+index prices and ``holdingAmount`` (open interest in coin). No public liquidation channel.
+"""
+
+from collections import deque
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from schemas.common import ExchangeId, Side
+from services.ingest.venue import Channel
+from services.ingest.venues.bitget import bitget_checksum
+from services.simulator.dialects.base import BaseDialect, HttpReply, HttpRequest, OutFrame, Session, ms
+from services.simulator.model import (
+    BookChange,
+    BookView,
+    FundingPrint,
+    Grid,
+    MarketEvent,
+    TopOfBook,
+    TradePrint,
+)
+
+_INST_TYPE = "USDT-FUTURES"
+_CHANNELS = ("books", "books1", "trade", "ticker")
+_CHECKSUM_DEPTH = 25
+_RECENT_TRADES = 5
+_IDLE_CLOSE_NS = 120 * 1_000_000_000
+
+
+class BitgetDialect(BaseDialect):
+    exchange = ExchangeId.BITGET
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._recent_trades: dict[str, deque[dict[str, str]]] = {}
+
+    def open_session(self, session: Session, now_ns: int) -> list[OutFrame]:
+        session.extra["last_ping"] = now_ns
+        return []
+
+    def heartbeat(self, session: Session, now_ns: int) -> list[OutFrame]:
+        if now_ns - session.extra.get("last_ping", now_ns) > _IDLE_CLOSE_NS:
+            return [OutFrame("", close_code=1000)]
+        return []
+
+    def on_message(self, session: Session, text: str, now_ns: int) -> list[OutFrame]:
+        if text == "ping":
+            session.extra["last_ping"] = now_ns
+            return [OutFrame("pong")]
+        try:
+            request = orjson.loads(text)
+            op, args = request["op"], request["args"]
+            if not isinstance(args, list) or not all(isinstance(a, dict) for a in args):
+                raise TypeError("args must be a list of objects")
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return [self.reply({"event": "error", "code": 30012, "msg": "Invalid op or args"})]
+        if op not in ("subscribe", "unsubscribe"):
+            return [self.reply({"event": "error", "code": 30004, "msg": f"op {op} not supported"})]
+        frames: list[OutFrame] = []
+        for arg in args:
+            channel, symbol = arg.get("channel"), arg.get("instId")
+            if arg.get("instType") != _INST_TYPE or channel not in _CHANNELS or symbol not in self.grids:
+                message = f"instType:{arg.get('instType')},channel:{channel},instId:{symbol} doesn't exist"
+                frames.append(
+                    self.reply({"event": "error", "arg": arg, "code": 30001, "msg": message, "op": op})
+                )
+                continue
+            frames.append(self.reply({"event": op, "arg": arg}))
+            topic = f"{channel}:{symbol}"
+            if op == "unsubscribe":
+                session.topics.discard(topic)
+            elif topic not in session.topics:
+                session.topics.add(topic)
+                frames.extend(self._initial(str(channel), self.grids[str(symbol)], now_ns))
+        return frames
+
+    # --- pushes ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _arg(channel: str, native: str) -> dict[str, str]:
+        return {"instType": _INST_TYPE, "channel": channel, "instId": native}
+
+    def _push(
+        self,
+        action: str,
+        channel: str,
+        rows: list[Any],
+        ts: int,
+        native: str,
+        carries: tuple[tuple[Channel, int], ...],
+    ) -> OutFrame:
+        payload = {"action": action, "arg": self._arg(channel, native), "data": rows, "ts": ms(ts)}
+        return OutFrame(self.dumps(payload), f"{channel}:{native}", carries, native)
+
+    def _checksum(self, grid: Grid, book: BookView) -> int:
+        return bitget_checksum(self.levels(grid, book.bids), self.levels(grid, book.asks))
+
+    def _initial(self, channel: str, grid: Grid, now_ns: int) -> list[OutFrame]:
+        native = grid.native_symbol
+        if channel == "books":
+            book = self.book_view(native, None, now_ns)
+            row = {
+                "asks": self.levels(grid, book.asks),
+                "bids": self.levels(grid, book.bids),
+                "checksum": self._checksum(grid, self.book_view(native, _CHECKSUM_DEPTH, now_ns)),
+                "seq": book.last,
+                "pseq": 0,
+                "ts": str(ms(now_ns)),
+            }
+            return [self._push("snapshot", "books", [row], now_ns, native, ((Channel.BOOK, 1),))]
+        if channel == "trade":
+            # Newest first, as Bitget lists them.
+            rows = list(reversed(self._recent_trades.get(native, ())))
+            return [self._push("snapshot", "trade", rows, now_ns, native, ((Channel.TRADES, len(rows)),))]
+        return []
+
+    def render(self, event: MarketEvent) -> list[OutFrame]:
+        grid = event.grid
+        native = grid.native_symbol
+        if isinstance(event, BookChange):
+            top = self.book_view(native, _CHECKSUM_DEPTH, event.ts)
+            row: dict[str, Any] = {
+                "asks": self.levels(grid, event.asks),
+                "bids": self.levels(grid, event.bids),
+                "checksum": self._checksum(grid, top),
+                "seq": event.last,
+                "pseq": event.prev,
+                "ts": str(ms(event.ts)),
+            }
+            return [self._push("update", "books", [row], event.ts, native, ((Channel.BOOK, 1),))]
+        if isinstance(event, TopOfBook):
+            row = {
+                "asks": self.levels(grid, [event.ask]),
+                "bids": self.levels(grid, [event.bid]),
+                "checksum": 0,
+                "seq": event.update_id,
+                "ts": str(ms(event.ts)),
+            }
+            return [self._push("snapshot", "books1", [row], event.ts, native, ((Channel.BBO, 1),))]
+        if isinstance(event, TradePrint):
+            trade = {
+                "ts": str(ms(event.ts)),
+                "price": self.px(grid, event.price),
+                "size": self.qty(grid, event.lots),
+                "side": "buy" if event.taker is Side.BUY else "sell",
+                "tradeId": str(1_471_400_000_000_000_000 + event.trade_id),
+            }
+            self._recent_trades.setdefault(native, deque(maxlen=_RECENT_TRADES)).append(trade)
+            return [self._push("update", "trade", [trade], event.ts, native, ((Channel.TRADES, 1),))]
+        if isinstance(event, FundingPrint):
+            mark, index = self.px(grid, event.mark), self.px(grid, event.index)
+            lots = self.market.open_interest_lots(self.exchange, native)
+            row = {
+                "instId": native,
+                "lastPr": mark,
+                "markPrice": mark,
+                "indexPrice": index,
+                "fundingRate": self.decimal(event.rate),
+                "nextFundingTime": str(ms(event.next_funding_ts)),
+                "holdingAmount": self.qty(grid, lots),
+                "symbolType": "1",
+                "ts": str(ms(event.ts)),
+            }
+            carries = ((Channel.FUNDING, 1), (Channel.OPEN_INTEREST, 1))
+            return [self._push("snapshot", "ticker", [row], event.ts, native, carries)]
+        return []  # open interest rides on the ticker; no liquidation channel
+
+    # --- REST -----------------------------------------------------------------------------------
+
+    def rest(self, request: HttpRequest, now_ns: int) -> HttpReply:
+        if request.path == "/api/v2/mix/market/contracts":
+            if request.query.get("productType", "").upper() != _INST_TYPE:
+                return HttpReply.json(
+                    {"code": "40019", "msg": "Parameter productType error", "requestTime": ms(now_ns)}, 400
+                )
+            rows = [self._contract(grid) for grid in self.grids.values()]
+            return HttpReply.json(
+                {"code": "00000", "msg": "success", "requestTime": ms(now_ns), "data": rows}
+            )
+        if request.path == "/api/v2/public/time":
+            return HttpReply.json(
+                {"code": "00000", "msg": "success", "data": {"serverTime": str(ms(now_ns))}}
+            )
+        return HttpReply.json(
+            {"code": "40404", "msg": "Request URL NOT FOUND", "requestTime": ms(now_ns)}, 404
+        )
+
+    def _contract(self, grid: Grid) -> dict[str, Any]:
+        base, quote = grid.symbol.split("-")[:2]
+        exponent = grid.tick.normalize().as_tuple().exponent
+        price_place = max(0, -exponent) if isinstance(exponent, int) else 0
+        prefix = "" if grid.multiplier == 1 else format(grid.multiplier, "f")
+        return {
+            "symbol": grid.native_symbol,
+            "baseCoin": f"{prefix}{base}",
+            "quoteCoin": quote,
+            "symbolType": "perpetual",
+            "symbolStatus": "normal",
+            "pricePlace": str(price_place),
+            "priceEndStep": format((grid.tick * Decimal(10) ** price_place).normalize(), "f"),
+            "sizeMultiplier": format(grid.lot, "f"),
+            "fundInterval": str(grid.funding_interval_s // 3600),
+        }
+
+
+DIALECT = BitgetDialect
