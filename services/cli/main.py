@@ -33,6 +33,7 @@ def _services() -> dict[str, str]:
         "book-builder": "md.book.v1 -> validated books -> book.bbo.v1, book.l2.v1 + book_bbo rows",
         "matching": "venue.commands.v1 -> matching engine -> venue.events/trades/md.v1 (exactly once)",
         "venue-recorder": "venue.events.v1 + venue.trades.v1 -> venue_orders, venue_trades rows",
+        "gateway": "REST + WebSocket order entry and market data of the matching venue",
     }
 
 
@@ -56,6 +57,11 @@ def run(service: Annotated[str, typer.Argument(help="Service to run, e.g. book-b
         from services.matching.recorder import run_venue_recorder
 
         run_venue_recorder(settings)
+        return
+    if service == "gateway":
+        from services.matching.gateway import run_gateway
+
+        run_gateway(settings)
         return
     if service == "book-builder":
         from services.book_builder.service import BookBuilderProcessor

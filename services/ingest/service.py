@@ -35,7 +35,8 @@ from schemas.common import ExchangeId, InstrumentEvent
 from schemas.dead_letter import DeadLetter
 from schemas.market_data import ConnectorStatus
 from services.ingest.connector import ConnectorOptions, VenueConnector, resolve_symbols
-from services.ingest.instruments import load_snapshot
+from services.ingest.instrument_refresh import refresh_into_cache
+from services.ingest.instruments import InstrumentCatalog, load_snapshot
 from services.ingest.topics import topic_for
 from services.ingest.venue import Channel
 from services.ingest.venues import adapter_for
@@ -134,6 +135,7 @@ class IngestService:
         settings: Settings,
         *,
         options: Mapping[ExchangeId, ConnectorOptions] | None = None,
+        catalog: InstrumentCatalog | None = None,
     ) -> None:
         if not feeds:
             raise ValueError("no feeds to ingest (set PERPWATCH_INGEST_FEEDS)")
@@ -145,12 +147,12 @@ class IngestService:
         self._server = ObservabilityServer(self.health, settings.metrics_port)
         self.connectors: dict[ExchangeId, VenueConnector] = {}
         self.sink: KafkaEventSink | None = None
-        catalog = load_snapshot()
+        self.catalog = catalog or load_snapshot()
         # Validate everything before touching the network: a bad symbol fails at start-up.
         self._plan = [
             (
-                adapter_for(feed.exchange, catalog),
-                [i.native_symbol for i in resolve_symbols(feed.exchange, list(feed.symbols))],
+                adapter_for(feed.exchange, self.catalog),
+                [i.native_symbol for i in resolve_symbols(feed.exchange, list(feed.symbols), self.catalog)],
                 feed,
             )
             for feed in feeds
@@ -184,7 +186,12 @@ class IngestService:
             self.sink = KafkaEventSink(producer, self.settings)
             for adapter, natives, feed in self._plan:
                 connector = VenueConnector(
-                    adapter, natives, feed.channels, self.sink, self._options.get(feed.exchange)
+                    adapter,
+                    natives,
+                    feed.channels,
+                    self.sink,
+                    self._options.get(feed.exchange),
+                    catalog=self.catalog,
                 )
                 self.connectors[feed.exchange] = connector
                 tasks.append(asyncio.create_task(connector.run()))
@@ -224,6 +231,19 @@ def feeds_from_settings(settings: Settings) -> tuple[list[FeedSpec], dict[Exchan
     return feeds, endpoint_overrides(endpoints) if endpoints else {}
 
 
+async def refreshed_catalog(
+    feeds: list[FeedSpec], options: Mapping[ExchangeId, ConnectorOptions], cache_dir: Path
+) -> InstrumentCatalog:
+    """Instrument metadata refreshed from each fed venue (bounded), cached, over the snapshot."""
+    committed = load_snapshot(cache_dir)
+    adapters = [adapter_for(exchange, committed) for exchange in {feed.exchange for feed in feeds}]
+    rest_urls = {
+        exchange: option.rest_url for exchange, option in options.items() if option.rest_url is not None
+    }
+    await refresh_into_cache(adapters, rest_urls, cache_dir)
+    return load_snapshot(cache_dir)
+
+
 def run_ingest(
     settings: Settings,
     feeds: list[FeedSpec] | None = None,
@@ -236,7 +256,8 @@ def run_ingest(
         options = options or env_options
 
     async def main() -> None:
-        service = IngestService(feeds, settings, options=options)
+        catalog = await refreshed_catalog(feeds, options or {}, Path(settings.instrument_cache_dir))
+        service = IngestService(feeds, settings, options=options, catalog=catalog)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, service.request_stop)

@@ -37,7 +37,6 @@ import random
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib import resources
 from typing import Any
 
 import orjson
@@ -55,7 +54,7 @@ from services.ingest.connector.parse import (
 )
 from services.ingest.connector.rest import RestClient, RestError
 from services.ingest.connector.sink import EventSink, FrameTap
-from services.ingest.instruments import SNAPSHOT_PACKAGE, Instrument, instrument_from_json
+from services.ingest.instruments import Instrument, InstrumentCatalog, load_snapshot
 from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel, RateLimit, RestRequest, VenueAdapter
 from services.runtime.dead_letter import dead_letter
@@ -89,29 +88,16 @@ class ConnectorOptions:
     """Seeds the reconnect jitter, for reproducible tests."""
 
 
-def instruments_of(exchange: ExchangeId) -> list[Instrument]:
-    """The committed instrument snapshot of one venue (``instrument_snapshots/<exchange>.json``)."""
-    resource = resources.files(SNAPSHOT_PACKAGE) / f"{exchange.value}.json"
-    if not resource.is_file():
-        return []
-    document = orjson.loads(resource.read_bytes())
-    return [instrument_from_json(exchange, entry) for entry in document["instruments"]]
+def instruments_of(exchange: ExchangeId, catalog: InstrumentCatalog | None = None) -> list[Instrument]:
+    """A venue's instruments: the given catalog's, or the committed snapshot's."""
+    return (catalog or load_snapshot()).instruments(exchange)
 
 
-def resolve_symbols(exchange: ExchangeId, symbols: list[str]) -> list[Instrument]:
+def resolve_symbols(
+    exchange: ExchangeId, symbols: list[str], catalog: InstrumentCatalog | None = None
+) -> list[Instrument]:
     """Instruments for symbols given natively (BTCUSDT) or canonically (BTC-USDT-PERP)."""
-    known = instruments_of(exchange)
-    by_native = {i.native_symbol: i for i in known}
-    by_canonical = {i.symbol: i for i in known}
-    resolved: list[Instrument] = []
-    for symbol in symbols:
-        instrument = by_native.get(symbol) or by_canonical.get(symbol.upper())
-        if instrument is None:
-            choices = ", ".join(sorted(by_native)) or "none"
-            raise ValueError(f"unknown {exchange.value} symbol {symbol!r}; known: {choices}")
-        if instrument not in resolved:
-            resolved.append(instrument)
-    return resolved
+    return (catalog or load_snapshot()).resolve(exchange, symbols)
 
 
 def plan_connections(
@@ -134,6 +120,7 @@ class VenueConnector:
         options: ConnectorOptions | None = None,
         *,
         tap: FrameTap | None = None,
+        catalog: InstrumentCatalog | None = None,
     ) -> None:
         self.adapter = adapter
         self.exchange = adapter.exchange
@@ -164,7 +151,7 @@ class VenueConnector:
         groups = plan_connections(
             adapter, native_symbols, self.channels, self.options.max_subscriptions_per_connection
         )
-        self._instruments = {i.native_symbol: i for i in instruments_of(self.exchange)}
+        self._instruments = {i.native_symbol: i for i in instruments_of(self.exchange, catalog)}
         self.mark_prices: dict[str, Decimal] = {}
         """Latest mark price per native symbol, in venue units, from the venue's funding events."""
         observe = self._observe if self._polls() else None
