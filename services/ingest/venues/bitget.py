@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from schemas.common import ExchangeId, InstrumentEvent, Side
+from schemas.common import ExchangeId, InstrumentEvent
 from schemas.market_data import (
     BestBidOffer,
     BookDelta,
@@ -41,16 +41,23 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.parsing import (
+    Level,
+    as_frame_rejected,
+    event_ids,
+    finite_decimal,
+    ms_to_ns,
+    parse_side,
+    split_multiplier_prefix,
+    strict_int,
+)
 from services.ingest.venue import Channel, RateLimit, RestRequest
+from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
 
-_MS = 1_000_000
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
 _INST_TYPE = "USDT-FUTURES"
 _CHECKSUM_DEPTH = 25
-_SIDES = {"buy": Side.BUY, "sell": Side.SELL}
-Level = tuple[Decimal, Decimal]
 
 
 def bitget_checksum(bids: Sequence[Sequence[Any]], asks: Sequence[Sequence[Any]]) -> int:
@@ -74,32 +81,17 @@ def _wire(value: Any) -> str:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"not a number: {value!r}")
-    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise TypeError(f"not an integer: {value!r}")
-    return int(value)
-
-
 def _text(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
         raise TypeError(f"not an identifier: {value!r}")
     return str(value)
 
 
-class BitgetNormalizer:
+class BitgetNormalizer(NormalizerDefaults):
     exchange = ExchangeId.BITGET
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
-        self._catalog = catalog
+        super().__init__(catalog)
         self._handlers: dict[
             str, Callable[[Instrument, JsonObject, list[Any], int], list[InstrumentEvent]]
         ] = {
@@ -128,39 +120,22 @@ class BitgetNormalizer:
         handler = self._handlers.get(channel) if isinstance(channel, str) else None
         if handler is None:
             raise FrameRejected("unknown_event", f"unsupported channel {channel!r}")
-        try:
+        with as_frame_rejected(channel):
             instrument = self._catalog.get(self.exchange, arg["instId"])
             rows = frame["data"]
             if not isinstance(rows, list):
                 raise TypeError("data is not a list")
             return handler(instrument, frame, rows, receive_ts)
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"{channel}: {type(exc).__name__}: {exc}") from None
-
-    def normalize_rest_snapshot(
-        self, payload: JsonObject, native_symbol: str, receive_ts: int
-    ) -> list[InstrumentEvent]:
-        raise FrameRejected("unsupported", "Bitget books start from the WebSocket snapshot, not REST")
 
     # --- channels --------------------------------------------------------------------------
 
     def _ids(self, instrument: Instrument, ms: Any, receive_ts: int) -> dict[str, Any]:
-        return {
-            "exchange": self.exchange,
-            "symbol": instrument.symbol,
-            "native_symbol": instrument.native_symbol,
-            "exchange_ts": _integer(ms) * _MS,
-            "receive_ts": receive_ts,
-        }
+        return event_ids(instrument, ms_to_ns(ms), receive_ts)
 
     def _levels(self, instrument: Instrument, levels: Any) -> list[Level]:
         if not isinstance(levels, list):
             raise TypeError("levels are not a list")
-        parsed = [(_decimal(level[0]), _decimal(level[1])) for level in levels]
+        parsed = [(finite_decimal(level[0]), finite_decimal(level[1])) for level in levels]
         if instrument.contract_size == 1 and instrument.multiplier == 1 and not instrument.inverse:
             # Keep the venue's spelling: the checksum is computed over these very strings.
             return parsed
@@ -171,12 +146,12 @@ class BitgetNormalizer:
     ) -> list[InstrumentEvent]:
         trades: list[InstrumentEvent] = []
         for row in rows:
-            price, size = _decimal(row["price"]), _decimal(row["size"])
+            price, size = finite_decimal(row["price"]), finite_decimal(row["size"])
             trades.append(
                 Trade(
                     **self._ids(instrument, row["ts"], receive_ts),
                     trade_id=_text(row["tradeId"]),
-                    side=_SIDES[row["side"]],
+                    side=parse_side(row["side"]),
                     price=instrument.base_price(price),
                     quantity=instrument.base_quantity(size, price),
                     notional=instrument.notional(size, price),
@@ -198,10 +173,12 @@ class BitgetNormalizer:
             pseq = row.get("pseq")
             fields: dict[str, Any] = {
                 **self._ids(instrument, row["ts"], receive_ts),
-                "sequence": BookSequence(last=_integer(row["seq"]), prev=_integer(pseq) if pseq else None),
+                "sequence": BookSequence(
+                    last=strict_int(row["seq"]), prev=strict_int(pseq) if pseq else None
+                ),
                 "bids": self._levels(instrument, row["bids"]),
                 "asks": self._levels(instrument, row["asks"]),
-                "checksum": _integer(row["checksum"]) if row.get("checksum") is not None else None,
+                "checksum": strict_int(row["checksum"]) if row.get("checksum") is not None else None,
             }
             events.append(BookSnapshot(**fields) if snapshot else BookDelta(**fields))
         return events
@@ -221,7 +198,7 @@ class BitgetNormalizer:
                     bid_quantity=bids[0][1],
                     ask_price=asks[0][0],
                     ask_quantity=asks[0][1],
-                    sequence=_integer(row["seq"]) if row.get("seq") is not None else None,
+                    sequence=strict_int(row["seq"]) if row.get("seq") is not None else None,
                 )
             )
         return events
@@ -232,20 +209,20 @@ class BitgetNormalizer:
         events: list[InstrumentEvent] = []
         for row in rows:
             ids = self._ids(instrument, row["ts"], receive_ts)
-            mark = _decimal(row["markPrice"]) if row.get("markPrice") else None
-            index = _decimal(row["indexPrice"]) if row.get("indexPrice") else None
+            mark = finite_decimal(row["markPrice"]) if row.get("markPrice") else None
+            index = finite_decimal(row["indexPrice"]) if row.get("indexPrice") else None
             events.append(
                 Funding(
                     **ids,
-                    rate=_decimal(row["fundingRate"]),
+                    rate=finite_decimal(row["fundingRate"]),
                     interval_s=instrument.funding_interval_s,
-                    next_funding_ts=_integer(row["nextFundingTime"]) * _MS,
+                    next_funding_ts=ms_to_ns(row["nextFundingTime"]),
                     mark_price=instrument.base_price(mark) if mark is not None else None,
                     index_price=instrument.base_price(index) if index is not None else None,
                 )
             )
-            holding = _decimal(row["holdingAmount"])
-            price = mark if mark is not None else _decimal(row["lastPr"])
+            holding = finite_decimal(row["holdingAmount"])
+            price = mark if mark is not None else finite_decimal(row["lastPr"])
             events.append(
                 OpenInterest(
                     **ids,
@@ -266,7 +243,7 @@ _CHANNELS: dict[Channel, str] = {
 _ARGS_PER_FRAME = 50
 
 
-class BitgetAdapter:
+class BitgetAdapter(AdapterDefaults):
     """Protocol facts of Bitget v2 USDT-M (see the module docstring for the doc pages)."""
 
     exchange = ExchangeId.BITGET
@@ -278,18 +255,11 @@ class BitgetAdapter:
     # Channels per connection: 1000 allowed, "fewer than 50" recommended for stability.
     max_subscriptions_per_connection = 50
     ping_interval_s: float | None = 30.0
-    stale_after_s = 30.0
     # Market endpoints: 20 requests per second per IP.
     rest_rate_limit = RateLimit(capacity=20, per_second=20)
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
         self.normalizer = BitgetNormalizer(catalog)
-
-    def connect_request(self) -> RestRequest | None:
-        return None
-
-    def ws_url_from(self, payload: JsonObject | None = None) -> str:
-        return self.ws_url
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
         names = sorted({_CHANNELS[c] for c in channels & self.capabilities})
@@ -312,9 +282,6 @@ class BitgetAdapter:
             return True
         return isinstance(frame, dict) and frame.get("event") in ("subscribe", "unsubscribe", "login")
 
-    def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
-        return None  # the books channel opens with a full snapshot
-
     def instruments_request(self) -> RestRequest:
         return RestRequest("/api/v2/mix/market/contracts", {"productType": _INST_TYPE})
 
@@ -326,7 +293,7 @@ class BitgetAdapter:
                 continue
             if entry.get("symbolStatus", "normal") != "normal":
                 continue
-            base, multiplier = _split_multiplier(entry["baseCoin"])
+            base, multiplier = split_multiplier_prefix(entry["baseCoin"])
             if "sizeMultiplier" in entry:
                 lot = Decimal(str(entry["sizeMultiplier"]))
             else:
@@ -347,13 +314,6 @@ class BitgetAdapter:
                 )
             )
         return instruments
-
-
-def _split_multiplier(base: str) -> tuple[str, Decimal]:
-    for prefix in ("1000000", "10000", "1000"):
-        if base.startswith(prefix) and base[len(prefix) :].isalpha():
-            return base[len(prefix) :], Decimal(prefix)
-    return base, Decimal(1)
 
 
 ADAPTER = BitgetAdapter
