@@ -22,23 +22,14 @@ seen for the symbol.
 """
 
 from decimal import Decimal
-from typing import Any
 
 from schemas.common import ExchangeId, InstrumentEvent
 from schemas.market_data import Funding, OpenInterest
-from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.parsing import as_frame_rejected
 from services.ingest.venue import RestRequest
 from services.ingest.venues.binance_usdm import BinanceUsdmAdapter, BinanceUsdmNormalizer
-
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
-
-
-def _positive_price(value: Any) -> Decimal:
-    price = Decimal(value)
-    if not price > 0:
-        raise FrameRejected("out_of_range", f"price {value!r} is not positive")
-    return price
 
 
 class BinanceCoinmNormalizer(BinanceUsdmNormalizer):
@@ -58,7 +49,7 @@ class BinanceCoinmNormalizer(BinanceUsdmNormalizer):
         self, payload: JsonObject, receive_ts: int, mark_price: Decimal | None = None
     ) -> list[InstrumentEvent]:
         """GET /dapi/v1/openInterest: ``{"symbol", "pair", "openInterest" (contracts), "contractType", "time"}``."""
-        try:
+        with as_frame_rejected("open interest"):
             instrument = self._catalog.get(self.exchange, payload["symbol"])
             price = mark_price if mark_price is not None else self._last_mark.get(instrument.native_symbol)
             if price is None or not price > 0:
@@ -73,12 +64,6 @@ class BinanceCoinmNormalizer(BinanceUsdmNormalizer):
                     open_interest_notional=instrument.notional(contracts, price),
                 )
             ]
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"open interest: {type(exc).__name__}: {exc}") from None
 
 
 class BinanceCoinmAdapter(BinanceUsdmAdapter):
@@ -92,12 +77,6 @@ class BinanceCoinmAdapter(BinanceUsdmAdapter):
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
         self.normalizer = BinanceCoinmNormalizer(catalog)
-
-    def connect_request(self) -> RestRequest | None:
-        return None
-
-    def ws_url_from(self, payload: JsonObject | None = None) -> str:
-        return self.ws_url
 
     def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
         return RestRequest("/dapi/v1/depth", {"symbol": native_symbol, "limit": "1000"}, weight=20)

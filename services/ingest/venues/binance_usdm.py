@@ -22,20 +22,18 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.parsing import NS_PER_MS, as_frame_rejected, event_ids, split_multiplier_prefix
 from services.ingest.venue import Channel, RateLimit, RestRequest
+from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
 
-_MS = 1_000_000
 # Numbers that parse but cannot be used: 9E+999999, an infinite time, a zero inverse price.
 _OUT_OF_RANGE = (Overflow, OverflowError, ZeroDivisionError)
 
 
-class BinanceUsdmNormalizer:
+class BinanceUsdmNormalizer(NormalizerDefaults):
     exchange = ExchangeId.BINANCE_USDM
-
-    def __init__(self, catalog: InstrumentCatalog) -> None:
-        self._catalog = catalog
 
     def normalize(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         data = frame.get("data", frame) if "stream" in frame else frame
@@ -44,7 +42,7 @@ class BinanceUsdmNormalizer:
         if "result" in data and "id" in data:
             return []  # subscription acknowledgement
         kind = data.get("e")
-        try:
+        with as_frame_rejected(kind, out_of_range=_OUT_OF_RANGE):
             if kind == "depthUpdate":
                 return [self._depth_update(data, receive_ts)]
             if kind == "bookTicker":
@@ -57,21 +55,13 @@ class BinanceUsdmNormalizer:
                 return [self._mark_price(data, receive_ts)]
             if kind == "forceOrder":
                 return [self._force_order(data["o"], receive_ts)]
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _OUT_OF_RANGE as exc:
-            raise FrameRejected("out_of_range", f"{type(exc).__name__}: {exc}") from None
-        except (KeyError, TypeError, ValueError, ArithmeticError, IndexError) as exc:
-            raise FrameRejected("malformed", f"{kind}: {type(exc).__name__}: {exc}") from None
         raise FrameRejected("unknown_event", f"unsupported event type {kind!r}")
 
     def normalize_rest_snapshot(
         self, payload: JsonObject, native_symbol: str, receive_ts: int
     ) -> list[InstrumentEvent]:
         """GET /fapi/v1/depth: ``{"lastUpdateId", "E", "T", "bids", "asks"}``."""
-        try:
+        with as_frame_rejected("depth snapshot", out_of_range=_OUT_OF_RANGE):
             instrument = self._catalog.get(self.exchange, native_symbol)
             return [
                 BookSnapshot(
@@ -81,12 +71,6 @@ class BinanceUsdmNormalizer:
                     asks=self._levels(instrument, payload["asks"]),
                 )
             ]
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _OUT_OF_RANGE as exc:
-            raise FrameRejected("out_of_range", f"{type(exc).__name__}: {exc}") from None
-        except (KeyError, TypeError, ValueError, ArithmeticError, IndexError) as exc:
-            raise FrameRejected("malformed", f"depth snapshot: {type(exc).__name__}: {exc}") from None
 
     def normalize_open_interest(
         self, payload: JsonObject, receive_ts: int, mark_price: Decimal | None = None
@@ -96,7 +80,7 @@ class BinanceUsdmNormalizer:
         Open interest is in contracts; converting inverse contracts to base units needs a price,
         so the caller passes the latest mark price (required for inverse instruments).
         """
-        try:
+        with as_frame_rejected("open interest", out_of_range=_OUT_OF_RANGE):
             instrument = self._catalog.get(self.exchange, payload["symbol"])
             contracts = Decimal(payload["openInterest"])
             if instrument.inverse and (mark_price is None or mark_price <= 0):
@@ -110,23 +94,11 @@ class BinanceUsdmNormalizer:
                     open_interest_notional=notional,
                 )
             ]
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _OUT_OF_RANGE as exc:
-            raise FrameRejected("out_of_range", f"{type(exc).__name__}: {exc}") from None
-        except (KeyError, TypeError, ValueError, ArithmeticError, IndexError) as exc:
-            raise FrameRejected("malformed", f"open interest: {type(exc).__name__}: {exc}") from None
 
     # --- streams ---------------------------------------------------------------------------
 
     def _ids(self, instrument: Instrument, ms: Any, receive_ts: int) -> dict[str, Any]:
-        return {
-            "exchange": self.exchange,
-            "symbol": instrument.symbol,
-            "native_symbol": instrument.native_symbol,
-            "exchange_ts": int(ms) * _MS,
-            "receive_ts": receive_ts,
-        }
+        return event_ids(instrument, int(ms) * NS_PER_MS, receive_ts)
 
     def _levels(self, instrument: Instrument, levels: list[list[str]]) -> list[tuple[Decimal, Decimal]]:
         if instrument.multiplier == 1 and instrument.contract_size == 1 and not instrument.inverse:
@@ -180,7 +152,7 @@ class BinanceUsdmNormalizer:
             **self._ids(instrument, data["E"], receive_ts),
             rate=Decimal(data["r"]),
             interval_s=instrument.funding_interval_s,
-            next_funding_ts=int(data["T"]) * _MS,
+            next_funding_ts=int(data["T"]) * NS_PER_MS,
             mark_price=instrument.base_price(Decimal(data["p"])),
             index_price=instrument.base_price(Decimal(data["i"])) if data.get("i") else None,
         )
@@ -210,7 +182,7 @@ _STREAM_SUFFIX: dict[Channel, tuple[str, ...]] = {
 }
 
 
-class BinanceUsdmAdapter:
+class BinanceUsdmAdapter(AdapterDefaults):
     """Protocol facts of Binance USD-M (developers.binance.com, derivatives/usds-margined-futures).
 
     Combined streams at ``/stream``, subscribed with ``SUBSCRIBE``; the server pings every
@@ -232,8 +204,6 @@ class BinanceUsdmAdapter:
         }
     )
     max_subscriptions_per_connection = 200
-    ping_interval_s: float | None = None
-    stale_after_s = 30.0
     # 2,400 request weight per minute; a 1000-level depth snapshot weighs 20.
     rest_rate_limit = RateLimit(capacity=2400, per_second=40)
 
@@ -252,9 +222,6 @@ class BinanceUsdmAdapter:
             orjson.dumps({"method": "SUBSCRIBE", "params": streams[i : i + 50], "id": i // 50 + 1}).decode()
             for i in range(0, len(streams), 50)
         ]
-
-    def ping_frame(self) -> str | None:
-        return None
 
     def is_control_frame(self, frame: Any) -> bool:
         return isinstance(frame, dict) and "id" in frame and "result" in frame
@@ -275,12 +242,7 @@ class BinanceUsdmAdapter:
                 continue
             filters = {f["filterType"]: f for f in entry["filters"]}
             native = entry["symbol"]
-            base = entry["baseAsset"]
-            multiplier = Decimal(1)
-            for prefix in ("1000000", "10000", "1000"):
-                if base.startswith(prefix) and base[len(prefix) :].isalpha():
-                    multiplier, base = Decimal(prefix), base[len(prefix) :]
-                    break
+            base, multiplier = split_multiplier_prefix(entry["baseAsset"])
             instruments.append(
                 Instrument(
                     exchange=self.exchange,

@@ -37,7 +37,6 @@ BBO, open interest, liquidations.
 """
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -46,16 +45,23 @@ from schemas.common import ExchangeId, InstrumentEvent, Side
 from schemas.market_data import BookSequence, BookSnapshot, Funding, Trade
 from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.parsing import (
+    NS_PER_MS,
+    Level,
+    as_frame_rejected,
+    event_ids,
+    finite_decimal,
+    next_funding_boundary,
+    plain_decimal,
+)
 from services.ingest.venue import Channel, RateLimit, RestRequest
+from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
 
-_MS = 1_000_000
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
 EVENT_PREFIX = "42"
 PAIR_PREFIX = "B-"
 QUOTE = "USDT"
 ORDER_BOOK_DEPTH = 50
 CURRENT_PRICES_CHANNEL = "currentPrices@futures@rt"
-Level = tuple[Decimal, Decimal]
 
 
 def decode_frame(text: str) -> list[Any] | None:
@@ -74,27 +80,12 @@ def decode_frame(text: str) -> list[Any] | None:
     return event
 
 
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"not a number: {value!r}")
-    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
-
-
 def _integer(value: Any) -> int:
-    # Trade times come as floats at times (RT 1705516416271.6133); whole milliseconds are enough.
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"not a time: {value!r}")
-    return int(_decimal(value))
+    """A time or a version; unlike ``strict_int``, a JSON float is truncated, not refused.
 
-
-def _plain(number: Decimal) -> Decimal:
-    """Trailing zeros removed without switching to exponent notation (10.0 -> 10, not 1E+1)."""
-    reduced = number.normalize()
-    exponent = reduced.as_tuple().exponent
-    return reduced.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else reduced
+    Trade times come as floats at times (RT 1705516416271.6133); whole milliseconds are enough.
+    """
+    return int(finite_decimal(value))
 
 
 def pair_from_market(market: str) -> str:
@@ -104,16 +95,11 @@ def pair_from_market(market: str) -> str:
     return f"{PAIR_PREFIX}{market[: -len(QUOTE)]}_{QUOTE}"
 
 
-def next_funding_boundary(ts_ns: int, interval_s: int) -> int:
-    interval_ns = interval_s * 1_000_000_000
-    return (ts_ns // interval_ns + 1) * interval_ns
-
-
-class CoindcxNormalizer:
+class CoindcxNormalizer(NormalizerDefaults):
     exchange = ExchangeId.COINDCX
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
-        self._catalog = catalog
+        super().__init__(catalog)
         self._handlers: dict[str, Callable[[JsonObject, Any, int], list[InstrumentEvent]]] = {
             "new-trade": self._trade,
             "depth-snapshot": self._depth_snapshot,
@@ -133,7 +119,7 @@ class CoindcxNormalizer:
         handler = self._handlers.get(name)
         if handler is None:
             raise FrameRejected("unknown_event", f"unsupported event {name!r}")
-        try:
+        with as_frame_rejected(name):
             envelope = frame[1]
             data = envelope.get("data", envelope) if isinstance(envelope, dict) else envelope
             if isinstance(data, str):
@@ -142,35 +128,18 @@ class CoindcxNormalizer:
                 raise TypeError("event data is not an object")
             channel = envelope.get("channel") if isinstance(envelope, dict) else None
             return handler(data, channel or data.get("channel"), receive_ts)
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except (*_PARSE_ERRORS, orjson.JSONDecodeError) as exc:
-            raise FrameRejected("malformed", f"{name}: {type(exc).__name__}: {exc}") from None
-
-    def normalize_rest_snapshot(
-        self, payload: JsonObject, native_symbol: str, receive_ts: int
-    ) -> list[InstrumentEvent]:
-        raise FrameRejected("unsupported", "CoinDCX pushes whole book snapshots over the socket")
 
     # --- events ----------------------------------------------------------------------------
 
     def _ids(self, instrument: Instrument, ms: Any, receive_ts: int) -> dict[str, Any]:
-        return {
-            "exchange": self.exchange,
-            "symbol": instrument.symbol,
-            "native_symbol": instrument.native_symbol,
-            "exchange_ts": _integer(ms) * _MS,
-            "receive_ts": receive_ts,
-        }
+        return event_ids(instrument, _integer(ms) * NS_PER_MS, receive_ts)
 
     def _side(self, instrument: Instrument, levels: Any, descending: bool) -> list[Level]:
         if not isinstance(levels, dict):
             raise TypeError("book side is not a {price: quantity} map")
         # The maps are not in price order.
         parsed = sorted(
-            ((_decimal(price), _decimal(quantity)) for price, quantity in levels.items()),
+            ((finite_decimal(price), finite_decimal(quantity)) for price, quantity in levels.items()),
             key=lambda level: level[0],
             reverse=descending,
         )
@@ -178,7 +147,7 @@ class CoindcxNormalizer:
 
     def _trade(self, data: JsonObject, channel: Any, receive_ts: int) -> list[InstrumentEvent]:
         instrument = self._catalog.get(self.exchange, data["s"])
-        price, quantity = _decimal(data["p"]), _decimal(data["q"])
+        price, quantity = finite_decimal(data["p"]), finite_decimal(data["q"])
         return [
             Trade(
                 **self._ids(instrument, data["T"], receive_ts),
@@ -221,11 +190,11 @@ class CoindcxNormalizer:
             if entry.get("fr") is None:
                 continue  # fields are sent only when they change: no rate, no funding event
             ids = self._ids(instrument, data["ts"], receive_ts)
-            mark = _decimal(entry["mp"]) if entry.get("mp") is not None else None
+            mark = finite_decimal(entry["mp"]) if entry.get("mp") is not None else None
             events.append(
                 Funding(
                     **ids,
-                    rate=_decimal(entry["fr"]),
+                    rate=finite_decimal(entry["fr"]),
                     interval_s=instrument.funding_interval_s,
                     next_funding_ts=next_funding_boundary(ids["exchange_ts"], instrument.funding_interval_s),
                     mark_price=instrument.base_price(mark) if mark is not None else None,
@@ -238,7 +207,7 @@ def _trade_id(data: JsonObject) -> str:
     """CoinDCX sends no trade id (``t`` is used when present): time, price, size and side stand in."""
     if data.get("t") not in (None, ""):
         return str(data["t"])
-    return f"{_integer(data['T'])}-{_decimal(data['p'])}-{_decimal(data['q'])}-{int(bool(data['m']))}"
+    return f"{_integer(data['T'])}-{finite_decimal(data['p'])}-{finite_decimal(data['q'])}-{int(bool(data['m']))}"
 
 
 _CHANNEL_NAMES: dict[Channel, str] = {
@@ -251,7 +220,7 @@ def _event(name: str, payload: Any) -> str:
     return EVENT_PREFIX + orjson.dumps([name, payload]).decode()
 
 
-class CoindcxAdapter:
+class CoindcxAdapter(AdapterDefaults):
     """Protocol facts of CoinDCX futures (see the module docstring for the framing)."""
 
     exchange = ExchangeId.COINDCX
@@ -262,18 +231,11 @@ class CoindcxAdapter:
     max_subscriptions_per_connection = 50
     # Below the default pingTimeout (20 s), see the module docstring.
     ping_interval_s: float | None = 10.0
-    stale_after_s = 30.0
     # No public REST limit is documented: stay polite.
     rest_rate_limit = RateLimit(capacity=10, per_second=2)
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
         self.normalizer = CoindcxNormalizer(catalog)
-
-    def connect_request(self) -> RestRequest | None:
-        return None
-
-    def ws_url_from(self, payload: JsonObject | None = None) -> str:
-        return self.ws_url
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
         """Everything one connection carrying all of ``native_symbols`` sends."""
@@ -317,9 +279,6 @@ class CoindcxAdapter:
         # A connector that JSON-decodes every text frame turns "2", "3", "40" and "41" into numbers.
         return isinstance(frame, int) and not isinstance(frame, bool)
 
-    def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
-        return None  # every depth-snapshot event is a whole top-50 book
-
     def instruments_request(self) -> RestRequest:
         """The pair list; each pair's details come from ``instrument_details_request``."""
         return RestRequest(
@@ -353,9 +312,9 @@ class CoindcxAdapter:
                     native_symbol=details["pair"],
                     base=details["underlying_currency_short_name"],
                     quote=details["quote_currency_short_name"],
-                    tick_size=_plain(_decimal(details["price_increment"])),
-                    lot_size=_plain(_decimal(details["quantity_increment"])),
-                    contract_size=_plain(_decimal(details.get("unit_contract_value", 1))),
+                    tick_size=plain_decimal(finite_decimal(details["price_increment"])),
+                    lot_size=plain_decimal(finite_decimal(details["quantity_increment"])),
+                    contract_size=plain_decimal(finite_decimal(details.get("unit_contract_value", 1))),
                     inverse=bool(details.get("is_inverse", False)),
                     funding_interval_s=int(details.get("funding_frequency") or 8) * 3600,
                 )

@@ -32,34 +32,27 @@ from typing import Any
 
 import orjson
 
-from schemas.common import ExchangeId, InstrumentEvent, Side
+from schemas.common import ExchangeId, InstrumentEvent
 from schemas.market_data import BestBidOffer, BookSequence, BookSnapshot, Funding, OpenInterest, Trade
-from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.parsing import (
+    NS_PER_MS,
+    Level,
+    as_frame_rejected,
+    event_ids,
+    finite_decimal,
+    ms_to_ns,
+    next_funding_boundary,
+    parse_side,
+    strict_int,
+)
 from services.ingest.venue import Channel, RateLimit, RestRequest
+from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
 
-_MS = 1_000_000
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
-_SIDES = {"B": Side.BUY, "A": Side.SELL}
 FUNDING_INTERVAL_S = 3600
 QUOTE = "USDC"
 _CONTROL_CHANNELS = ("pong", "subscriptionResponse")
-Level = tuple[Decimal, Decimal]
-
-
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"not a number: {value!r}")
-    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise TypeError(f"not an integer: {value!r}")
-    return int(value)
 
 
 def split_coin(name: str) -> tuple[str, Decimal]:
@@ -69,11 +62,11 @@ def split_coin(name: str) -> tuple[str, Decimal]:
     return name, Decimal(1)
 
 
-class HyperliquidNormalizer:
+class HyperliquidNormalizer(NormalizerDefaults):
     exchange = ExchangeId.HYPERLIQUID
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
-        self._catalog = catalog
+        super().__init__(catalog)
         self._handlers: dict[str, Callable[[Any, int], list[InstrumentEvent]]] = {
             "trades": self._trades,
             "l2Book": self._book,
@@ -92,41 +85,20 @@ class HyperliquidNormalizer:
         handler = self._handlers.get(channel) if isinstance(channel, str) else None
         if handler is None:
             raise FrameRejected("unknown_event", f"unsupported channel {channel!r}")
-        try:
+        with as_frame_rejected(channel):
             return handler(frame["data"], receive_ts)
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"{channel}: {type(exc).__name__}: {exc}") from None
 
     def normalize_rest_snapshot(
         self, payload: JsonObject, native_symbol: str, receive_ts: int
     ) -> list[InstrumentEvent]:
         """``POST /info {"type": "l2Book", "coin": ...}`` answers with the same shape as the stream."""
-        try:
+        with as_frame_rejected("l2Book"):
             return self._book(payload, receive_ts)
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"l2Book: {type(exc).__name__}: {exc}") from None
 
     # --- channels --------------------------------------------------------------------------
 
-    def _ids(self, instrument: Instrument, ns: int, receive_ts: int) -> dict[str, Any]:
-        return {
-            "exchange": self.exchange,
-            "symbol": instrument.symbol,
-            "native_symbol": instrument.native_symbol,
-            "exchange_ts": ns,
-            "receive_ts": receive_ts,
-        }
-
     def _level(self, instrument: Instrument, level: Any) -> Level:
-        price, size = _decimal(level["px"]), _decimal(level["sz"])
+        price, size = finite_decimal(level["px"]), finite_decimal(level["sz"])
         return instrument.base_price(price), instrument.base_quantity(size, price)
 
     def _trades(self, data: Any, receive_ts: int) -> list[InstrumentEvent]:
@@ -135,12 +107,12 @@ class HyperliquidNormalizer:
         trades: list[InstrumentEvent] = []
         for row in data:
             instrument = self._catalog.get(self.exchange, row["coin"])
-            price, size = _decimal(row["px"]), _decimal(row["sz"])
+            price, size = finite_decimal(row["px"]), finite_decimal(row["sz"])
             trades.append(
                 Trade(
-                    **self._ids(instrument, _integer(row["time"]) * _MS, receive_ts),
-                    trade_id=str(_integer(row["tid"])),
-                    side=_SIDES[row["side"]],
+                    **event_ids(instrument, ms_to_ns(row["time"]), receive_ts),
+                    trade_id=str(strict_int(row["tid"])),
+                    side=parse_side(row["side"], buy="B", sell="A"),
                     price=instrument.base_price(price),
                     quantity=instrument.base_quantity(size, price),
                     notional=instrument.notional(size, price),
@@ -151,10 +123,10 @@ class HyperliquidNormalizer:
     def _book(self, data: Any, receive_ts: int) -> list[InstrumentEvent]:
         instrument = self._catalog.get(self.exchange, data["coin"])
         bids, asks = data["levels"]
-        ms = _integer(data["time"])
+        ms = strict_int(data["time"])
         return [
             BookSnapshot(
-                **self._ids(instrument, ms * _MS, receive_ts),
+                **event_ids(instrument, ms * NS_PER_MS, receive_ts),
                 sequence=BookSequence(last=ms),
                 bids=[self._level(instrument, level) for level in bids],
                 asks=[self._level(instrument, level) for level in asks],
@@ -172,7 +144,7 @@ class HyperliquidNormalizer:
         )
         return [
             BestBidOffer(
-                **self._ids(instrument, _integer(data["time"]) * _MS, receive_ts),
+                **event_ids(instrument, ms_to_ns(data["time"]), receive_ts),
                 bid_price=bid_price,
                 bid_quantity=bid_size,
                 ask_price=ask_price,
@@ -183,18 +155,17 @@ class HyperliquidNormalizer:
     def _asset_context(self, data: Any, receive_ts: int) -> list[InstrumentEvent]:
         instrument = self._catalog.get(self.exchange, data["coin"])
         context = data["ctx"]
-        mark = _decimal(context["markPx"])
-        oracle = _decimal(context["oraclePx"])
-        open_interest = _decimal(context["openInterest"])
+        mark = finite_decimal(context["markPx"])
+        oracle = finite_decimal(context["oraclePx"])
+        open_interest = finite_decimal(context["openInterest"])
         # The context has no venue timestamp: the receive time is the best available.
-        ids = self._ids(instrument, receive_ts, receive_ts)
-        hour_ns = FUNDING_INTERVAL_S * 1_000_000_000
+        ids = event_ids(instrument, receive_ts, receive_ts)
         return [
             Funding(
                 **ids,
-                rate=_decimal(context["funding"]),
+                rate=finite_decimal(context["funding"]),
                 interval_s=FUNDING_INTERVAL_S,
-                next_funding_ts=(receive_ts // hour_ns + 1) * hour_ns,
+                next_funding_ts=next_funding_boundary(receive_ts, FUNDING_INTERVAL_S),
                 mark_price=instrument.base_price(mark),
                 index_price=instrument.base_price(oracle),
             ),
@@ -215,7 +186,7 @@ _SUBSCRIPTIONS: dict[Channel, str] = {
 }
 
 
-class HyperliquidAdapter:
+class HyperliquidAdapter(AdapterDefaults):
     """Protocol facts of Hyperliquid (see the module docstring for the doc pages)."""
 
     exchange = ExchangeId.HYPERLIQUID
@@ -227,18 +198,11 @@ class HyperliquidAdapter:
     # 1000 subscriptions per IP in total (and 100 connections): keep connections well below it.
     max_subscriptions_per_connection = 100
     ping_interval_s: float | None = 30.0
-    stale_after_s = 30.0
     # 1200 weight per minute per IP.
     rest_rate_limit = RateLimit(capacity=1200, per_second=20)
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
         self.normalizer = HyperliquidNormalizer(catalog)
-
-    def connect_request(self) -> RestRequest | None:
-        return None
-
-    def ws_url_from(self, payload: JsonObject | None = None) -> str:
-        return self.ws_url
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
         types = sorted({_SUBSCRIPTIONS[c] for c in channels & self.capabilities})
@@ -253,9 +217,6 @@ class HyperliquidAdapter:
 
     def is_control_frame(self, frame: Any) -> bool:
         return isinstance(frame, dict) and frame.get("channel") in _CONTROL_CHANNELS
-
-    def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
-        return None  # every l2Book push is a full book
 
     def instruments_request(self) -> RestRequest:
         # A POST whose params are the JSON body (Hyperliquid's info endpoint takes no query string).

@@ -28,50 +28,33 @@ stream).
 """
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from schemas.common import ExchangeId, InstrumentEvent, Side
+from schemas.common import ExchangeId, InstrumentEvent
 from schemas.market_data import BookDelta, BookSequence, BookSnapshot, Funding, OpenInterest, Trade
-from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
+from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.parsing import (
+    Level,
+    as_frame_rejected,
+    event_ids,
+    finite_decimal,
+    ms_to_ns,
+    next_funding_boundary,
+    parse_side,
+    strict_int,
+)
 from services.ingest.venue import Channel, RateLimit, RestRequest
-
-_MS = 1_000_000
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
-_SIDES = {1: Side.BUY, 2: Side.SELL}
-Level = tuple[Decimal, Decimal]
+from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
 
 
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"not a number: {value!r}")
-    # MEXC sends JSON numbers: go through repr so that 0.1 stays 0.1, not its binary expansion.
-    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise TypeError(f"not an integer: {value!r}")
-    return int(value)
-
-
-def next_funding_boundary(ts_ns: int, interval_s: int) -> int:
-    """The first multiple of the funding interval after ``ts_ns`` (settlements run on UTC boundaries)."""
-    interval_ns = interval_s * 1_000_000_000
-    return (ts_ns // interval_ns + 1) * interval_ns
-
-
-class MexcNormalizer:
+class MexcNormalizer(NormalizerDefaults):
     exchange = ExchangeId.MEXC
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
-        self._catalog = catalog
+        super().__init__(catalog)
         self._handlers: dict[str, Callable[[Instrument, JsonObject, int], list[InstrumentEvent]]] = {
             "push.deal": self._deals,
             "push.depth": self._depth,
@@ -91,25 +74,19 @@ class MexcNormalizer:
         handler = self._handlers.get(channel) if isinstance(channel, str) else None
         if handler is None:
             raise FrameRejected("unknown_event", f"unsupported channel {channel!r}")
-        try:
+        with as_frame_rejected(channel):
             data = frame["data"]
             symbol: Any = frame.get("symbol")
             if symbol is None and isinstance(data, dict):
                 symbol = data.get("symbol")
             instrument = self._catalog.get(self.exchange, symbol)
             return handler(instrument, frame, receive_ts)
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"{channel}: {type(exc).__name__}: {exc}") from None
 
     def normalize_rest_snapshot(
         self, payload: JsonObject, native_symbol: str, receive_ts: int
     ) -> list[InstrumentEvent]:
         """GET /api/v1/contract/depth/{symbol}: ``{"success", "code", "data": {asks, bids, version, timestamp}}``."""
-        try:
+        with as_frame_rejected("depth snapshot"):
             if payload.get("success") is False:
                 raise FrameRejected("venue_error", f"depth snapshot: code {payload.get('code')}")
             instrument = self._catalog.get(self.exchange, native_symbol)
@@ -117,35 +94,23 @@ class MexcNormalizer:
             return [
                 BookSnapshot(
                     **self._ids(instrument, data["timestamp"], receive_ts),
-                    sequence=BookSequence(last=_integer(data["version"])),
+                    sequence=BookSequence(last=strict_int(data["version"])),
                     bids=self._levels(instrument, data["bids"]),
                     asks=self._levels(instrument, data["asks"]),
                 )
             ]
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"depth snapshot: {type(exc).__name__}: {exc}") from None
 
     # --- pushes ----------------------------------------------------------------------------
 
     def _ids(self, instrument: Instrument, ms: Any, receive_ts: int) -> dict[str, Any]:
-        return {
-            "exchange": self.exchange,
-            "symbol": instrument.symbol,
-            "native_symbol": instrument.native_symbol,
-            "exchange_ts": _integer(ms) * _MS,
-            "receive_ts": receive_ts,
-        }
+        return event_ids(instrument, ms_to_ns(ms), receive_ts)
 
     def _levels(self, instrument: Instrument, levels: Any) -> list[Level]:
         if not isinstance(levels, list):
             raise TypeError("levels are not a list")
         converted = []
         for level in levels:
-            price, contracts = _decimal(level[0]), _decimal(level[1])
+            price, contracts = finite_decimal(level[0]), finite_decimal(level[1])
             converted.append((instrument.base_price(price), instrument.base_quantity(contracts, price)))
         return converted
 
@@ -155,13 +120,13 @@ class MexcNormalizer:
         trades: list[InstrumentEvent] = []
         seen: dict[str, int] = {}
         for deal in deals:
-            price, contracts = _decimal(deal["p"]), _decimal(deal["v"])
+            price, contracts = finite_decimal(deal["p"]), finite_decimal(deal["v"])
             trade_id = _trade_id(deal, seen)
             trades.append(
                 Trade(
                     **self._ids(instrument, deal["t"], receive_ts),
                     trade_id=trade_id,
-                    side=_SIDES[deal["T"]],
+                    side=parse_side(deal["T"], buy=1, sell=2),
                     price=instrument.base_price(price),
                     quantity=instrument.base_quantity(contracts, price),
                     notional=instrument.notional(contracts, price),
@@ -171,7 +136,7 @@ class MexcNormalizer:
 
     def _depth(self, instrument: Instrument, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         data = frame["data"]
-        version = _integer(data["version"])
+        version = strict_int(data["version"])
         fields: dict[str, Any] = {
             **self._ids(instrument, frame["ts"], receive_ts),
             "bids": self._levels(instrument, data["bids"]),
@@ -188,14 +153,14 @@ class MexcNormalizer:
         # The push example omits nextSettleTime although the field table lists it; without it the
         # next settlement is the next interval boundary, which is how MEXC schedules funding.
         next_ts = (
-            _integer(next_settle) * _MS
+            ms_to_ns(next_settle)
             if next_settle
             else next_funding_boundary(ids["exchange_ts"], instrument.funding_interval_s)
         )
         return [
             Funding(
                 **ids,
-                rate=_decimal(data["rate"] if "rate" in data else data["fundingRate"]),
+                rate=finite_decimal(data["rate"] if "rate" in data else data["fundingRate"]),
                 interval_s=instrument.funding_interval_s,
                 next_funding_ts=next_ts,
             )
@@ -203,8 +168,8 @@ class MexcNormalizer:
 
     def _ticker(self, instrument: Instrument, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         data = frame["data"]
-        contracts = _decimal(data["holdVol"])
-        price = _decimal(data["fairPrice"])
+        contracts = finite_decimal(data["holdVol"])
+        price = finite_decimal(data["fairPrice"])
         return [
             OpenInterest(
                 **self._ids(instrument, data.get("timestamp") or frame["ts"], receive_ts),
@@ -222,7 +187,7 @@ def _trade_id(deal: JsonObject, seen: dict[str, int]) -> str:
     """
     if deal.get("i") not in (None, ""):
         return str(deal["i"])
-    key = f"{_integer(deal['t'])}-{deal['T']}-{_decimal(deal['p'])}-{_decimal(deal['v'])}"
+    key = f"{strict_int(deal['t'])}-{deal['T']}-{finite_decimal(deal['p'])}-{finite_decimal(deal['v'])}"
     seen[key] = seen.get(key, 0) + 1
     return key if seen[key] == 1 else f"{key}#{seen[key]}"
 
@@ -236,7 +201,7 @@ _SUBSCRIPTIONS: dict[Channel, tuple[str, dict[str, Any]]] = {
 }
 
 
-class MexcAdapter:
+class MexcAdapter(AdapterDefaults):
     """Protocol facts of MEXC futures (see the module docstring for the doc pages)."""
 
     exchange = ExchangeId.MEXC
@@ -246,18 +211,11 @@ class MexcAdapter:
     # MEXC documents no per-connection subscription cap; stay conservative.
     max_subscriptions_per_connection = 30
     ping_interval_s: float | None = 15.0
-    stale_after_s = 30.0
     # 20 requests per 2 seconds on market endpoints (depth and contract detail: 10 per 2 s).
     rest_rate_limit = RateLimit(capacity=10, per_second=5)
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
         self.normalizer = MexcNormalizer(catalog)
-
-    def connect_request(self) -> RestRequest | None:
-        return None
-
-    def ws_url_from(self, payload: JsonObject | None = None) -> str:
-        return self.ws_url
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
         frames = []
@@ -299,9 +257,9 @@ class MexcAdapter:
                     native_symbol=entry["symbol"],
                     base=entry["baseCoin"],
                     quote=entry["quoteCoin"],
-                    tick_size=_decimal(entry["priceUnit"]),
-                    lot_size=_decimal(entry["volUnit"]),
-                    contract_size=_decimal(entry["contractSize"]),
+                    tick_size=finite_decimal(entry["priceUnit"]),
+                    lot_size=finite_decimal(entry["volUnit"]),
+                    contract_size=finite_decimal(entry["contractSize"]),
                     inverse=entry.get("settleCoin", entry["quoteCoin"]) != entry["quoteCoin"],
                 )
             )

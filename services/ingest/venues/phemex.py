@@ -32,48 +32,30 @@ from typing import Any
 
 import orjson
 
-from schemas.common import ExchangeId, InstrumentEvent, Side
+from schemas.common import ExchangeId, InstrumentEvent
 from schemas.market_data import BookDelta, BookSequence, BookSnapshot, Funding, OpenInterest, Trade
 from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
 from services.ingest.normalizer import FrameRejected, JsonObject
+from services.ingest.parsing import (
+    Level,
+    as_frame_rejected,
+    event_ids,
+    finite_decimal,
+    next_funding_boundary,
+    parse_side,
+    plain_decimal,
+    split_multiplier_prefix,
+    strict_int,
+)
 from services.ingest.venue import Channel, RateLimit, RestRequest
+from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
 
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
 # Every legacy contract has priceScale 4 and ratioScale 8 (checked on the recorded product list);
 # parse_instruments skips any product with another price scale.
 PRICE_SCALE = 4
 _PRICE_DIVISOR = Decimal(10) ** PRICE_SCALE
 _RATIO_DIVISOR = Decimal(10) ** 8
-_SIDES = {"Buy": Side.BUY, "Sell": Side.SELL}
 _HEDGED_QUOTES = ("USDT", "USDC")
-Level = tuple[Decimal, Decimal]
-
-
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"not a number: {value!r}")
-    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise TypeError(f"not an integer: {value!r}")
-    return int(value)
-
-
-def _plain(number: Decimal) -> Decimal:
-    """Trailing zeros removed without switching to exponent notation (10.0 -> 10, not 1E+1)."""
-    reduced = number.normalize()
-    exponent = reduced.as_tuple().exponent
-    return reduced.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else reduced
-
-
-def next_funding_boundary(ts_ns: int, interval_s: int) -> int:
-    interval_ns = interval_s * 1_000_000_000
-    return (ts_ns // interval_ns + 1) * interval_ns
 
 
 class _Scale:
@@ -84,24 +66,24 @@ class _Scale:
 
     def price(self, value: Any) -> Decimal:
         if self.scaled:
-            return Decimal(_integer(value)) / _PRICE_DIVISOR
-        return _decimal(value)
+            return Decimal(strict_int(value)) / _PRICE_DIVISOR
+        return finite_decimal(value)
 
     def ratio(self, value: Any) -> Decimal:
         if self.scaled:
-            return Decimal(_integer(value)) / _RATIO_DIVISOR
-        return _decimal(value)
+            return Decimal(strict_int(value)) / _RATIO_DIVISOR
+        return finite_decimal(value)
 
 
 _LEGACY = _Scale(scaled=True)
 _HEDGED = _Scale(scaled=False)
 
 
-class PhemexNormalizer:
+class PhemexNormalizer(NormalizerDefaults):
     exchange = ExchangeId.PHEMEX
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
-        self._catalog = catalog
+        super().__init__(catalog)
         self._handlers: dict[str, Callable[[JsonObject, int], list[InstrumentEvent]]] = {
             "book": lambda f, ts: self._book(f, f["book"], _LEGACY, ts),
             "orderbook_p": lambda f, ts: self._book(f, f["orderbook_p"], _HEDGED, ts),
@@ -123,39 +105,22 @@ class PhemexNormalizer:
             kind = "pack"
         if kind is None:
             raise FrameRejected("unknown_event", f"no known payload among {sorted(map(str, frame))[:5]}")
-        try:
+        with as_frame_rejected(kind):
             if kind == "pack":
                 return self._market_pack(frame, receive_ts)
             return self._handlers[kind](frame, receive_ts)
-        except FrameRejected:
-            raise
-        except UnknownInstrument as exc:
-            raise FrameRejected("unknown_instrument", str(exc)) from None
-        except _PARSE_ERRORS as exc:
-            raise FrameRejected("malformed", f"{kind}: {type(exc).__name__}: {exc}") from None
-
-    def normalize_rest_snapshot(
-        self, payload: JsonObject, native_symbol: str, receive_ts: int
-    ) -> list[InstrumentEvent]:
-        raise FrameRejected("unsupported", "Phemex books start from the WebSocket snapshot, not REST")
 
     # --- payloads --------------------------------------------------------------------------
 
     def _ids(self, instrument: Instrument, ns: Any, receive_ts: int) -> dict[str, Any]:
-        return {
-            "exchange": self.exchange,
-            "symbol": instrument.symbol,
-            "native_symbol": instrument.native_symbol,
-            "exchange_ts": _integer(ns),
-            "receive_ts": receive_ts,
-        }
+        return event_ids(instrument, strict_int(ns), receive_ts)
 
     def _levels(self, instrument: Instrument, levels: Any, scale: _Scale) -> list[Level]:
         if not isinstance(levels, list):
             raise TypeError("levels are not a list")
         converted = []
         for level in levels:
-            price, size = scale.price(level[0]), _decimal(level[1])
+            price, size = scale.price(level[0]), finite_decimal(level[1])
             converted.append((instrument.base_price(price), instrument.base_quantity(size, price)))
         return converted
 
@@ -163,7 +128,7 @@ class PhemexNormalizer:
         instrument = self._catalog.get(self.exchange, frame["symbol"])
         fields: dict[str, Any] = {
             **self._ids(instrument, frame["timestamp"], receive_ts),
-            "sequence": BookSequence(last=_integer(frame["sequence"])),
+            "sequence": BookSequence(last=strict_int(frame["sequence"])),
             "bids": self._levels(instrument, book["bids"], scale),
             "asks": self._levels(instrument, book["asks"], scale),
         }
@@ -181,12 +146,12 @@ class PhemexNormalizer:
         trades: list[InstrumentEvent] = []
         seen: dict[str, int] = {}
         for ts, side, raw_price, raw_size in rows:
-            price, size = scale.price(raw_price), _decimal(raw_size)
+            price, size = scale.price(raw_price), finite_decimal(raw_size)
             trades.append(
                 Trade(
                     **self._ids(instrument, ts, receive_ts),
                     trade_id=_trade_id(ts, side, raw_price, raw_size, seen),
-                    side=_SIDES[side],  # the taker's side
+                    side=parse_side(side, buy="Buy", sell="Sell"),  # the taker's side
                     price=instrument.base_price(price),
                     quantity=instrument.base_quantity(size, price),
                     notional=instrument.notional(size, price),
@@ -203,7 +168,7 @@ class PhemexNormalizer:
         mark = scale.price(ticker[f"markPrice{suffix}"])
         index = scale.price(ticker[f"indexPrice{suffix}"])
         rate = scale.ratio(ticker["fundingRate" if scale.scaled else "fundingRateRr"])
-        open_interest = _decimal(ticker["openInterest" if scale.scaled else "openInterestRv"])
+        open_interest = finite_decimal(ticker["openInterest" if scale.scaled else "openInterestRv"])
         # The frame's own timestamp (ns); the legacy ticker repeats one inside, market24h_p does not.
         ns = frame["timestamp"] if "timestamp" in frame else ticker["timestamp"]
         return self._funding_and_open_interest(instrument, ns, rate, mark, index, open_interest, receive_ts)
@@ -221,10 +186,10 @@ class PhemexNormalizer:
             events += self._funding_and_open_interest(
                 instrument,
                 frame["timestamp"],
-                _decimal(row["fundingRateRr"]),
-                _decimal(row["markRp"]),
-                _decimal(row["indexRp"]),
-                _decimal(row["openInterestRv"]),
+                finite_decimal(row["fundingRateRr"]),
+                finite_decimal(row["markRp"]),
+                finite_decimal(row["indexRp"]),
+                finite_decimal(row["openInterestRv"]),
                 receive_ts,
             )
         return events
@@ -263,7 +228,7 @@ def _trade_id(ts: Any, side: Any, price: Any, size: Any, seen: dict[str, int]) -
     The same key is produced for a trade whether it arrives in the subscription snapshot or in an
     incremental, so replays can be de-duplicated; identical fills in one frame get a counter.
     """
-    key = f"{_integer(ts)}-{side}-{_decimal(price)}-{_decimal(size)}"
+    key = f"{strict_int(ts)}-{side}-{finite_decimal(price)}-{finite_decimal(size)}"
     seen[key] = seen.get(key, 0) + 1
     return key if seen[key] == 1 else f"{key}#{seen[key]}"
 
@@ -280,7 +245,7 @@ def _requests(requests: list[tuple[str, list[str]]], *, first_id: int) -> list[s
     ]
 
 
-class PhemexAdapter:
+class PhemexAdapter(AdapterDefaults):
     """Protocol facts of Phemex (see the module docstring for the doc pages)."""
 
     exchange = ExchangeId.PHEMEX
@@ -296,12 +261,6 @@ class PhemexAdapter:
     def __init__(self, catalog: InstrumentCatalog) -> None:
         self._catalog = catalog
         self.normalizer = PhemexNormalizer(catalog)
-
-    def connect_request(self) -> RestRequest | None:
-        return None
-
-    def ws_url_from(self, payload: JsonObject | None = None) -> str:
-        return self.ws_url
 
     def _is_hedged(self, native_symbol: str) -> bool:
         try:
@@ -347,9 +306,6 @@ class PhemexAdapter:
     def is_control_frame(self, frame: Any) -> bool:
         return isinstance(frame, dict) and "result" in frame and frame.get("error") is None
 
-    def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
-        return None  # every book subscription opens with a snapshot
-
     def instruments_request(self) -> RestRequest:
         return RestRequest("/public/products")
 
@@ -383,19 +339,15 @@ class PhemexAdapter:
     def _instrument(
         self, entry: JsonObject, base: str, quote: str, tick: Any, lot: Any, inverse: bool
     ) -> Instrument:
-        multiplier = Decimal(1)
-        for prefix in ("1000000", "10000", "1000"):
-            if base.startswith(prefix) and base[len(prefix) :].isalpha():
-                base, multiplier = base[len(prefix) :], Decimal(prefix)
-                break
+        base, multiplier = split_multiplier_prefix(base)
         return Instrument(
             exchange=self.exchange,
             native_symbol=entry["symbol"],
             base=base,
             quote=quote,
-            tick_size=_plain(_decimal(tick)),
-            lot_size=_plain(_decimal(lot)),
-            contract_size=_plain(_decimal(entry.get("contractSize", 1))),
+            tick_size=plain_decimal(finite_decimal(tick)),
+            lot_size=plain_decimal(finite_decimal(lot)),
+            contract_size=plain_decimal(finite_decimal(entry.get("contractSize", 1))),
             inverse=inverse,
             multiplier=multiplier,
             funding_interval_s=int(entry.get("fundingInterval") or 8 * 3600),
