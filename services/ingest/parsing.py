@@ -18,7 +18,7 @@ from services.ingest.normalizer import FrameRejected
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
-PARSE_ERRORS: tuple[type[Exception], ...] = (
+_PARSE_ERRORS: tuple[type[Exception], ...] = (
     KeyError,
     TypeError,
     ValueError,
@@ -39,8 +39,9 @@ def as_frame_rejected(context: object, *, out_of_range: tuple[type[Exception], .
 
     ``UnknownInstrument`` becomes ``unknown_instrument``; an exception listed in ``out_of_range``
     (numbers that parse but cannot be used, for venues that label them) becomes ``out_of_range``;
-    any other ``PARSE_ERRORS`` becomes ``malformed``, its reason prefixed with ``context`` (the
-    channel, topic or payload being parsed). A ``FrameRejected`` raised inside passes unchanged.
+    any other parse error (``_PARSE_ERRORS``) becomes ``malformed``, its reason prefixed with
+    ``context`` (the channel, topic or payload being parsed). A ``FrameRejected`` raised inside
+    passes unchanged.
     """
     try:
         yield
@@ -50,7 +51,7 @@ def as_frame_rejected(context: object, *, out_of_range: tuple[type[Exception], .
         raise FrameRejected("unknown_instrument", str(exc)) from None
     except out_of_range as exc:
         raise FrameRejected("out_of_range", f"{type(exc).__name__}: {exc}") from None
-    except PARSE_ERRORS as exc:
+    except _PARSE_ERRORS as exc:
         raise FrameRejected("malformed", f"{context}: {type(exc).__name__}: {exc}") from None
 
 
@@ -109,6 +110,18 @@ def split_multiplier_prefix(base: str) -> tuple[str, Decimal]:
         if base.startswith(prefix) and base[len(prefix) :].isalpha():
             return base[len(prefix) :], Decimal(prefix)
     return base, Decimal(1)
+
+
+def trade_amounts(instrument: Instrument, price: Decimal, quantity: Decimal) -> dict[str, Any]:
+    """Price, quantity and notional of a trade or liquidation, from the venue's price and size.
+
+    The venue's size is in contracts or coins, as the instrument says; the result is in base units.
+    """
+    return {
+        "price": instrument.base_price(price),
+        "quantity": instrument.base_quantity(quantity, price),
+        "notional": instrument.notional(quantity, price),
+    }
 
 
 def event_ids(instrument: Instrument, exchange_ts: int, receive_ts: int) -> dict[str, Any]:

@@ -1,6 +1,5 @@
 """Bitget v2 USDT-M parsing on real frames: ccxt-ws/bitget.json (2026) and cryptofeed BITGET (2022, v1)."""
 
-import contextlib
 import copy
 import zlib
 from decimal import Decimal
@@ -14,9 +13,9 @@ from hypothesis import strategies as st
 
 from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, OpenInterest, Side, Trade
 from services.ingest.instruments import InstrumentCatalog, load_snapshot
-from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel
 from services.ingest.venues.bitget import BitgetAdapter, BitgetNormalizer, bitget_checksum
+from tests.ingest.fuzzkit import ccxt_ws_frames, json_values, only_frame_rejected_escapes, rejection
 
 RECEIVED = 1_786_540_600_000_000_000
 _FUZZ_NORMALIZER = BitgetNormalizer(load_snapshot())
@@ -30,14 +29,9 @@ def normalizer() -> BitgetNormalizer:
 @pytest.fixture(scope="module")
 def frames(shared_data: Path) -> dict[str, list[dict[str, Any]]]:
     """Raw USDT-FUTURES frames of the ccxt test cases, by ccxt method."""
-    path = shared_data / "ccxt-ws" / "bitget.json"
-    if not path.exists():
-        pytest.skip(f"Bitget capture not found at {path}")
-    document = orjson.loads(path.read_bytes())
-    return {
-        method: [m for case in cases if "USDT-FUTURES" in str(case["sentMessages"]) for m in case["messages"]]
-        for method, cases in document["methods"].items()
-    }
+    return ccxt_ws_frames(
+        shared_data, "bitget", keep=lambda case: "USDT-FUTURES" in str(case["sentMessages"])
+    )
 
 
 @pytest.fixture(scope="module")
@@ -239,9 +233,7 @@ def test_checksum_follows_the_documented_example() -> None:
 def test_bad_frames_are_rejected_with_a_reason(
     normalizer: BitgetNormalizer, frame: Any, error_type: str
 ) -> None:
-    with pytest.raises(FrameRejected) as rejected:
-        normalizer.normalize(frame, RECEIVED)
-    assert rejected.value.error_type == error_type
+    assert rejection(normalizer.normalize, frame, RECEIVED).error_type == error_type
 
 
 def test_instruments_from_the_recorded_v1_contract_list(shared_data: Path) -> None:
@@ -306,14 +298,6 @@ def test_adapter_protocol_facts() -> None:
     assert adapter.ws_url_from(None) == "wss://ws.bitget.com/v2/ws/public"
 
 
-_json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
-_json = st.recursive(
-    _json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
-    ),
-    max_leaves=20,
-)
 _BASE_ROWS: dict[str, dict[str, Any]] = {
     "trade": {"ts": "1786540508059", "price": "63961", "size": "0.7596", "side": "buy", "tradeId": "1"},
     "books": {
@@ -342,9 +326,11 @@ _BASE_ROWS["books1"] = _BASE_ROWS["books"]
     channel=st.sampled_from(sorted(_BASE_ROWS)),
     action=st.sampled_from(["snapshot", "update", "other"]),
     row_mutations=st.dictionaries(
-        st.sampled_from(sorted({k for row in _BASE_ROWS.values() for k in row})), _json, max_size=4
+        st.sampled_from(sorted({k for row in _BASE_ROWS.values() for k in row})), json_values, max_size=4
     ),
-    frame_mutations=st.dictionaries(st.sampled_from(["arg", "data", "action", "event"]), _json, max_size=2),
+    frame_mutations=st.dictionaries(
+        st.sampled_from(["arg", "data", "action", "event"]), json_values, max_size=2
+    ),
 )
 def test_mutated_frames_never_raise_anything_but_frame_rejected(
     channel: str, action: str, row_mutations: dict[str, Any], frame_mutations: dict[str, Any]
@@ -356,5 +342,4 @@ def test_mutated_frames_never_raise_anything_but_frame_rejected(
         "data": [row],
         **frame_mutations,
     }
-    with contextlib.suppress(FrameRejected):
-        _FUZZ_NORMALIZER.normalize(frame, RECEIVED)
+    only_frame_rejected_escapes(_FUZZ_NORMALIZER.normalize, frame, RECEIVED)

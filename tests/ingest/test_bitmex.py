@@ -3,7 +3,6 @@
 BitMEX is not in ccxt-ws; its table formats (orderBookL2, trade, quote) are unchanged since.
 """
 
-import contextlib
 import copy
 from decimal import Decimal
 from pathlib import Path
@@ -26,9 +25,9 @@ from schemas import (
     Trade,
 )
 from services.ingest.instruments import load_snapshot
-from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel
 from services.ingest.venues.bitmex import BitmexAdapter, BitmexNormalizer
+from tests.ingest.fuzzkit import draw_mutated, json_values, only_frame_rejected_escapes, rejection
 
 RECEIVED = 1_626_993_400_000_000_000
 
@@ -141,9 +140,7 @@ def test_unknown_level_ids_are_rejected_and_leave_the_map_untouched(xbtusd: list
             {"symbol": "XBTUSD", "id": 1, "side": "Buy"},
         ],
     }
-    with pytest.raises(FrameRejected) as rejected:
-        normalizer.normalize(mixed, RECEIVED)
-    assert rejected.value.error_type == "unknown_level"
+    assert rejection(normalizer.normalize, mixed, RECEIVED).error_type == "unknown_level"
     # The known level was not deleted by the rejected frame: it can still be updated.
     update = {
         "table": "orderBookL2",
@@ -152,9 +149,7 @@ def test_unknown_level_ids_are_rejected_and_leave_the_map_untouched(xbtusd: list
     }
     assert len(normalizer.normalize(update, RECEIVED)) == 1
     fresh = BitmexNormalizer(load_snapshot())
-    with pytest.raises(FrameRejected) as rejected:
-        fresh.normalize(update, RECEIVED)
-    assert rejected.value.error_type == "no_snapshot"
+    assert rejection(fresh.normalize, update, RECEIVED).error_type == "no_snapshot"
 
 
 def test_quote_is_the_bbo(xbtusd: list[dict[str, Any]]) -> None:
@@ -176,9 +171,11 @@ def test_quantos_are_not_in_the_snapshot(shared_data: Path) -> None:
         for line in path.read_text().splitlines()
         if '"table":"trade","action":"insert"' in line and "UNIUSDT" in line
     )
-    with pytest.raises(FrameRejected) as rejected:
-        BitmexNormalizer(load_snapshot()).normalize(orjson.loads(line.split(": ", 1)[1]), RECEIVED)
-    assert rejected.value.error_type == "unknown_instrument"
+    frame = orjson.loads(line.split(": ", 1)[1])
+    assert (
+        rejection(BitmexNormalizer(load_snapshot()).normalize, frame, RECEIVED).error_type
+        == "unknown_instrument"
+    )
 
 
 def test_linear_contracts_convert_with_the_position_multiplier() -> None:
@@ -363,45 +360,7 @@ def test_adapter_protocol_facts() -> None:
     ],
 )
 def test_bad_frames_are_rejected_with_a_reason(frame: dict[str, Any], error_type: str) -> None:
-    with pytest.raises(FrameRejected) as rejected:
-        BitmexNormalizer(load_snapshot()).normalize(frame, RECEIVED)
-    assert rejected.value.error_type == error_type
-
-
-_json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
-_json = st.recursive(
-    _json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
-    ),
-    max_leaves=20,
-)
-_DELETE = object()
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, child in node.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(node, list):
-        for index, child in enumerate(node[:3]):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
-def _mutated(frame: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value if value is not _DELETE else {}
-    clone = copy.deepcopy(frame)
-    parent = clone
-    for step in path[:-1]:
-        parent = parent[step]
-    if value is _DELETE:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return clone
+    assert rejection(BitmexNormalizer(load_snapshot()).normalize, frame, RECEIVED).error_type == error_type
 
 
 @pytest.fixture(scope="module")
@@ -425,24 +384,19 @@ def test_mutated_real_frames_never_raise_anything_but_frame_rejected(
     primed: BitmexNormalizer, fuzz_pool: list[dict[str, Any]], data: st.DataObject
 ) -> None:
     normalizer = copy.deepcopy(primed)
-    frame = data.draw(st.sampled_from(fuzz_pool))
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(frame)))
-        frame = _mutated(frame, path, data.draw(_json | st.just(_DELETE)))
-    if not isinstance(frame, dict):
-        frame = {"table": "trade", "data": frame}
-    with contextlib.suppress(FrameRejected):
-        normalizer.normalize(frame, RECEIVED)
+    frame = draw_mutated(data, fuzz_pool, wrap=lambda body: {"table": "trade", "data": body})
+    only_frame_rejected_escapes(normalizer.normalize, frame, RECEIVED)
 
 
 @settings(max_examples=150, deadline=None)
 @given(
     table=st.sampled_from(["orderBookL2", "trade", "quote", "instrument", "liquidation"]),
     action=st.sampled_from(["partial", "insert", "update", "delete"]),
-    rows=_json,
+    rows=json_values,
 )
 def test_random_frames_never_raise_anything_but_frame_rejected(table: str, action: str, rows: Any) -> None:
-    with contextlib.suppress(FrameRejected):
-        BitmexNormalizer(load_snapshot()).normalize(
-            {"table": table, "action": action, "data": rows}, RECEIVED
-        )
+    only_frame_rejected_escapes(
+        BitmexNormalizer(load_snapshot()).normalize,
+        {"table": table, "action": action, "data": rows},
+        RECEIVED,
+    )

@@ -1,6 +1,5 @@
 """Bybit v5 linear parsing on real frames from ../shared/data/ccxt-ws/bybit.json: exact values."""
 
-import contextlib
 import copy
 from decimal import Decimal
 from pathlib import Path
@@ -13,9 +12,15 @@ from hypothesis import strategies as st
 
 from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, Liquidation, OpenInterest, Side, Trade
 from services.ingest.instruments import load_snapshot
-from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel
 from services.ingest.venues.bybit import BybitAdapter, BybitNormalizer, split_multiplier
+from tests.ingest.fuzzkit import (
+    ccxt_ws_frames,
+    draw_mutated,
+    json_values,
+    only_frame_rejected_escapes,
+    rejection,
+)
 
 RECEIVED = 1_786_540_400_000_000_000
 
@@ -28,14 +33,7 @@ def normalizer() -> BybitNormalizer:
 @pytest.fixture(scope="module")
 def frames(shared_data: Path) -> dict[str, list[dict[str, Any]]]:
     """Raw frames of the linear test cases, by ccxt method."""
-    path = shared_data / "ccxt-ws" / "bybit.json"
-    if not path.exists():
-        pytest.skip(f"Bybit capture not found at {path}")
-    document = orjson.loads(path.read_bytes())
-    return {
-        method: [m for case in cases if case["url"].endswith("/linear") for m in case["messages"]]
-        for method, cases in document["methods"].items()
-    }
+    return ccxt_ws_frames(shared_data, "bybit", keep=lambda case: case["url"].endswith("/linear"))
 
 
 def test_trade(normalizer: BybitNormalizer, frames: dict[str, list[dict[str, Any]]]) -> None:
@@ -242,45 +240,7 @@ def test_adapter_protocol_facts() -> None:
     ],
 )
 def test_bad_frames_are_rejected_with_a_reason(frame: dict[str, Any], error_type: str) -> None:
-    with pytest.raises(FrameRejected) as rejected:
-        BybitNormalizer(load_snapshot()).normalize(frame, RECEIVED)
-    assert rejected.value.error_type == error_type
-
-
-_json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
-_json = st.recursive(
-    _json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
-    ),
-    max_leaves=20,
-)
-_DELETE = object()
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, child in node.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(node, list):
-        for index, child in enumerate(node[:3]):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
-def _mutated(frame: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value if value is not _DELETE else {}
-    clone = copy.deepcopy(frame)
-    parent = clone
-    for step in path[:-1]:
-        parent = parent[step]
-    if value is _DELETE:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return clone
+    assert rejection(BybitNormalizer(load_snapshot()).normalize, frame, RECEIVED).error_type == error_type
 
 
 @settings(max_examples=250, deadline=None)
@@ -289,14 +249,10 @@ def test_mutated_real_frames_never_raise_anything_but_frame_rejected(
     frames: dict[str, list[dict[str, Any]]], data: st.DataObject
 ) -> None:
     normalizer = BybitNormalizer(load_snapshot())
-    frame = data.draw(st.sampled_from([f for method in frames.values() for f in method]))
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(frame)))
-        frame = _mutated(frame, path, data.draw(_json | st.just(_DELETE)))
-    if not isinstance(frame, dict):
-        frame = {"data": frame}
-    with contextlib.suppress(FrameRejected):
-        normalizer.normalize(frame, RECEIVED)
+    frame = draw_mutated(
+        data, [f for method in frames.values() for f in method], wrap=lambda body: {"data": body}
+    )
+    only_frame_rejected_escapes(normalizer.normalize, frame, RECEIVED)
 
 
 _TOPICS = ["publicTrade.BTCUSDT", "orderbook.50.BTCUSDT", "orderbook.1.BTCUSDT", "tickers.BTCUSDT"]
@@ -304,9 +260,12 @@ _TOPICS = ["publicTrade.BTCUSDT", "orderbook.50.BTCUSDT", "orderbook.1.BTCUSDT",
 
 @settings(max_examples=150, deadline=None)
 @given(
-    topic=st.sampled_from([*_TOPICS, "allLiquidation.BTCUSDT"]) | _json,
-    body=st.dictionaries(st.sampled_from(["type", "ts", "data", "op", "cts", "success"]), _json, max_size=5),
+    topic=st.sampled_from([*_TOPICS, "allLiquidation.BTCUSDT"]) | json_values,
+    body=st.dictionaries(
+        st.sampled_from(["type", "ts", "data", "op", "cts", "success"]), json_values, max_size=5
+    ),
 )
 def test_random_frames_never_raise_anything_but_frame_rejected(topic: Any, body: dict[str, Any]) -> None:
-    with contextlib.suppress(FrameRejected):
-        BybitNormalizer(load_snapshot()).normalize({"topic": topic, **body}, RECEIVED)
+    only_frame_rejected_escapes(
+        BybitNormalizer(load_snapshot()).normalize, {"topic": topic, **body}, RECEIVED
+    )

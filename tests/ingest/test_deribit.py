@@ -1,6 +1,5 @@
 """Deribit parsing on real frames: ccxt-ws/deribit.json (2026) and cryptofeed DERIBIT (2021 option books)."""
 
-import contextlib
 import copy
 import itertools
 from collections import defaultdict
@@ -25,9 +24,15 @@ from schemas import (
     Trade,
 )
 from services.ingest.instruments import Instrument, InstrumentCatalog, load_snapshot
-from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel
 from services.ingest.venues.deribit import DeribitAdapter, DeribitNormalizer
+from tests.ingest.fuzzkit import (
+    ccxt_ws_frames,
+    draw_mutated,
+    json_values,
+    only_frame_rejected_escapes,
+    rejection,
+)
 
 RECEIVED = 1_786_563_200_000_000_000
 
@@ -39,14 +44,7 @@ def normalizer() -> DeribitNormalizer:
 
 @pytest.fixture(scope="module")
 def frames(shared_data: Path) -> dict[str, list[dict[str, Any]]]:
-    path = shared_data / "ccxt-ws" / "deribit.json"
-    if not path.exists():
-        pytest.skip(f"Deribit capture not found at {path}")
-    document = orjson.loads(path.read_bytes())
-    return {
-        method: [m for case in cases for m in case["messages"]]
-        for method, cases in document["methods"].items()
-    }
+    return ccxt_ws_frames(shared_data, "deribit")
 
 
 @pytest.fixture(scope="module")
@@ -284,45 +282,7 @@ _TRADE = {
     ],
 )
 def test_bad_frames_are_rejected_with_a_reason(frame: dict[str, Any], error_type: str) -> None:
-    with pytest.raises(FrameRejected) as rejected:
-        DeribitNormalizer(load_snapshot()).normalize(frame, RECEIVED)
-    assert rejected.value.error_type == error_type
-
-
-_json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
-_json = st.recursive(
-    _json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
-    ),
-    max_leaves=20,
-)
-_DELETE = object()
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, child in node.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(node, list):
-        for index, child in enumerate(node[:3]):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
-def _mutated(frame: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value if value is not _DELETE else {}
-    clone = copy.deepcopy(frame)
-    parent = clone
-    for step in path[:-1]:
-        parent = parent[step]
-    if value is _DELETE:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return clone
+    assert rejection(DeribitNormalizer(load_snapshot()).normalize, frame, RECEIVED).error_type == error_type
 
 
 @settings(max_examples=250, deadline=None)
@@ -331,14 +291,10 @@ def test_mutated_real_frames_never_raise_anything_but_frame_rejected(
     frames: dict[str, list[dict[str, Any]]], data: st.DataObject
 ) -> None:
     normalizer = DeribitNormalizer(load_snapshot())
-    frame = data.draw(st.sampled_from([f for method in frames.values() for f in method]))
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(frame)))
-        frame = _mutated(frame, path, data.draw(_json | st.just(_DELETE)))
-    if not isinstance(frame, dict):
-        frame = {"params": frame}
-    with contextlib.suppress(FrameRejected):
-        normalizer.normalize(frame, RECEIVED)
+    frame = draw_mutated(
+        data, [f for method in frames.values() for f in method], wrap=lambda body: {"params": body}
+    )
+    only_frame_rejected_escapes(normalizer.normalize, frame, RECEIVED)
 
 
 @settings(max_examples=150, deadline=None)
@@ -351,8 +307,7 @@ def test_mutated_real_frames_never_raise_anything_but_frame_rejected(
             "ticker.BTC-PERPETUAL.100ms",
         ]
     ),
-    data=_json,
+    data=json_values,
 )
 def test_random_frames_never_raise_anything_but_frame_rejected(channel: str, data: Any) -> None:
-    with contextlib.suppress(FrameRejected):
-        DeribitNormalizer(load_snapshot()).normalize(_sub(channel, data), RECEIVED)
+    only_frame_rejected_escapes(DeribitNormalizer(load_snapshot()).normalize, _sub(channel, data), RECEIVED)

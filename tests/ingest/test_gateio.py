@@ -1,7 +1,5 @@
 """Gate.io USDT futures parsing on real frames: ccxt-ws/gate.json (2026) and cryptofeed GATEIO_FUTURES (2023)."""
 
-import contextlib
-import copy
 import itertools
 from collections import defaultdict
 from decimal import Decimal
@@ -18,6 +16,13 @@ from services.ingest.instruments import load_snapshot
 from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel
 from services.ingest.venues.gateio import GateioAdapter, GateioNormalizer
+from tests.ingest.fuzzkit import (
+    ccxt_ws_frames,
+    draw_mutated,
+    json_values,
+    only_frame_rejected_escapes,
+    rejection,
+)
 
 RECEIVED = 1_786_540_600_000_000_000
 
@@ -30,14 +35,7 @@ def normalizer() -> GateioNormalizer:
 @pytest.fixture(scope="module")
 def frames(shared_data: Path) -> dict[str, list[dict[str, Any]]]:
     """Raw frames of the USDT futures test cases, by ccxt method."""
-    path = shared_data / "ccxt-ws" / "gate.json"
-    if not path.exists():
-        pytest.skip(f"Gate.io capture not found at {path}")
-    document = orjson.loads(path.read_bytes())
-    return {
-        method: [m for case in cases if case["url"].endswith("/usdt") for m in case["messages"]]
-        for method, cases in document["methods"].items()
-    }
+    return ccxt_ws_frames(shared_data, "gate", keep=lambda case: case["url"].endswith("/usdt"))
 
 
 @pytest.fixture(scope="module")
@@ -287,50 +285,12 @@ def test_adapter_protocol_facts() -> None:
     ],
 )
 def test_bad_frames_are_rejected_with_a_reason(frame: dict[str, Any], error_type: str) -> None:
-    with pytest.raises(FrameRejected) as rejected:
-        GateioNormalizer(load_snapshot()).normalize(frame, RECEIVED)
-    assert rejected.value.error_type == error_type
+    assert rejection(GateioNormalizer(load_snapshot()).normalize, frame, RECEIVED).error_type == error_type
 
 
 def test_bad_rest_snapshot_is_rejected() -> None:
     with pytest.raises(FrameRejected):
         GateioNormalizer(load_snapshot()).normalize_rest_snapshot({"asks": []}, "BTC_USDT", RECEIVED)
-
-
-_json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
-_json = st.recursive(
-    _json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
-    ),
-    max_leaves=20,
-)
-_DELETE = object()
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, child in node.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(node, list):
-        for index, child in enumerate(node[:3]):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
-def _mutated(frame: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value if value is not _DELETE else {}
-    clone = copy.deepcopy(frame)
-    parent = clone
-    for step in path[:-1]:
-        parent = parent[step]
-    if value is _DELETE:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return clone
 
 
 @settings(max_examples=250, deadline=None)
@@ -339,16 +299,11 @@ def test_mutated_real_frames_never_raise_anything_but_frame_rejected(
     frames: dict[str, list[dict[str, Any]]], data: st.DataObject
 ) -> None:
     normalizer = GateioNormalizer(load_snapshot())
-    frame = data.draw(st.sampled_from([f for method in frames.values() for f in method]))
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(frame)))
-        frame = _mutated(frame, path, data.draw(_json | st.just(_DELETE)))
-    if not isinstance(frame, dict):
-        frame = {"result": frame}
-    with contextlib.suppress(FrameRejected):
-        normalizer.normalize(frame, RECEIVED)
-    with contextlib.suppress(FrameRejected):
-        normalizer.normalize_rest_snapshot(frame, "BTC_USDT", RECEIVED)
+    frame = draw_mutated(
+        data, [f for method in frames.values() for f in method], wrap=lambda body: {"result": body}
+    )
+    only_frame_rejected_escapes(normalizer.normalize, frame, RECEIVED)
+    only_frame_rejected_escapes(normalizer.normalize_rest_snapshot, frame, "BTC_USDT", RECEIVED)
 
 
 @settings(max_examples=150, deadline=None)
@@ -362,10 +317,11 @@ def test_mutated_real_frames_never_raise_anything_but_frame_rejected(
             "futures.public_liquidates",
         ]
     ),
-    result=_json,
+    result=json_values,
 )
 def test_random_frames_never_raise_anything_but_frame_rejected(channel: str, result: Any) -> None:
-    with contextlib.suppress(FrameRejected):
-        GateioNormalizer(load_snapshot()).normalize(
-            {"channel": channel, "event": "update", "result": result}, RECEIVED
-        )
+    only_frame_rejected_escapes(
+        GateioNormalizer(load_snapshot()).normalize,
+        {"channel": channel, "event": "update", "result": result},
+        RECEIVED,
+    )

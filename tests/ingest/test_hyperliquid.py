@@ -1,6 +1,5 @@
 """Hyperliquid parsing on real frames: hftbacktest/hyperliquid (2025-01-26) and ccxt-ws/hyperliquid.json."""
 
-import contextlib
 import gzip
 from decimal import Decimal
 from pathlib import Path
@@ -13,9 +12,9 @@ from hypothesis import strategies as st
 
 from schemas import BestBidOffer, BookSnapshot, Funding, OpenInterest, Side, Trade
 from services.ingest.instruments import InstrumentCatalog, load_snapshot
-from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel
 from services.ingest.venues.hyperliquid import HyperliquidAdapter, HyperliquidNormalizer, split_coin
+from tests.ingest.fuzzkit import ccxt_ws_frames, json_values, only_frame_rejected_escapes, rejection
 
 RECEIVED = 1_737_918_843_893_903_000
 _FUZZ_NORMALIZER = HyperliquidNormalizer(load_snapshot())
@@ -43,14 +42,7 @@ def capture(shared_data: Path) -> dict[str, tuple[int, dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def ccxt_frames(shared_data: Path) -> dict[str, list[dict[str, Any]]]:
-    path = shared_data / "ccxt-ws" / "hyperliquid.json"
-    if not path.exists():
-        pytest.skip(f"Hyperliquid ccxt frames not found at {path}")
-    document = orjson.loads(path.read_bytes())
-    return {
-        method: [m for case in cases for m in case["messages"]]
-        for method, cases in document["methods"].items()
-    }
+    return ccxt_ws_frames(shared_data, "hyperliquid")
 
 
 def test_l2_book_is_a_full_snapshot(
@@ -179,9 +171,7 @@ def test_thousand_prefixed_coin_is_converted_to_base_units(
 def test_bad_frames_are_rejected_with_a_reason(
     normalizer: HyperliquidNormalizer, frame: Any, error_type: str
 ) -> None:
-    with pytest.raises(FrameRejected) as rejected:
-        normalizer.normalize(frame, RECEIVED)
-    assert rejected.value.error_type == error_type
+    assert rejection(normalizer.normalize, frame, RECEIVED).error_type == error_type
 
 
 def test_instruments_from_meta() -> None:
@@ -219,14 +209,6 @@ def test_adapter_protocol_facts() -> None:
     assert adapter.ws_url_from(None) == "wss://api.hyperliquid.xyz/ws"
 
 
-_json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
-_json = st.recursive(
-    _json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
-    ),
-    max_leaves=20,
-)
 _LEVEL = {"px": "105055.0", "sz": "3.03622", "n": 5}
 _BASES: dict[str, Any] = {
     "trades": [{"coin": "BTC", "side": "B", "px": "105056.0", "sz": "0.00219", "tid": 1, "time": 1}],
@@ -264,7 +246,7 @@ _BASES: dict[str, Any] = {
                 "openInterest",
             ]
         ),
-        _json,
+        json_values,
         max_size=4,
     ),
 )
@@ -278,5 +260,4 @@ def test_mutated_frames_never_raise_anything_but_frame_rejected(
         data = {**base, "ctx": {**base["ctx"], **mutations}}
     else:
         data = {**base, **mutations}
-    with contextlib.suppress(FrameRejected):
-        _FUZZ_NORMALIZER.normalize({"channel": channel, "data": data}, RECEIVED)
+    only_frame_rejected_escapes(_FUZZ_NORMALIZER.normalize, {"channel": channel, "data": data}, RECEIVED)

@@ -4,8 +4,6 @@
 the book chain is checked on frames of the documented shape.
 """
 
-import contextlib
-import copy
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,13 @@ from services.ingest.instruments import load_snapshot
 from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel
 from services.ingest.venues.kucoin_futures import KucoinFuturesAdapter, KucoinFuturesNormalizer
+from tests.ingest.fuzzkit import (
+    ccxt_ws_frames,
+    draw_mutated,
+    json_values,
+    only_frame_rejected_escapes,
+    rejection,
+)
 
 RECEIVED = 1_786_541_300_000_000_000
 
@@ -31,14 +36,7 @@ def normalizer() -> KucoinFuturesNormalizer:
 
 @pytest.fixture(scope="module")
 def frames(shared_data: Path) -> dict[str, list[dict[str, Any]]]:
-    path = shared_data / "ccxt-ws" / "kucoinfutures.json"
-    if not path.exists():
-        pytest.skip(f"KuCoin Futures capture not found at {path}")
-    document = orjson.loads(path.read_bytes())
-    return {
-        method: [m for case in cases for m in case["messages"]]
-        for method, cases in document["methods"].items()
-    }
+    return ccxt_ws_frames(shared_data, "kucoinfutures")
 
 
 def test_match_is_a_trade(
@@ -106,9 +104,9 @@ def test_ticker_is_the_bbo(
 def test_depth5_is_not_subscribed_and_not_guessed(
     normalizer: KucoinFuturesNormalizer, frames: dict[str, list[dict[str, Any]]]
 ) -> None:
-    with pytest.raises(FrameRejected) as rejected:
-        normalizer.normalize(frames["watchOrderBook"][2], RECEIVED)
-    assert rejected.value.error_type == "unknown_event"
+    assert (
+        rejection(normalizer.normalize, frames["watchOrderBook"][2], RECEIVED).error_type == "unknown_event"
+    )
 
 
 def _level2(sequence: int, change: str) -> dict[str, Any]:
@@ -312,45 +310,10 @@ _MATCH = {
     ],
 )
 def test_bad_frames_are_rejected_with_a_reason(frame: dict[str, Any], error_type: str) -> None:
-    with pytest.raises(FrameRejected) as rejected:
-        KucoinFuturesNormalizer(load_snapshot()).normalize(frame, RECEIVED)
-    assert rejected.value.error_type == error_type
-
-
-_json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
-_json = st.recursive(
-    _json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
-    ),
-    max_leaves=20,
-)
-_DELETE = object()
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, child in node.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(node, list):
-        for index, child in enumerate(node[:3]):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
-def _mutated(frame: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value if value is not _DELETE else {}
-    clone = copy.deepcopy(frame)
-    parent = clone
-    for step in path[:-1]:
-        parent = parent[step]
-    if value is _DELETE:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return clone
+    assert (
+        rejection(KucoinFuturesNormalizer(load_snapshot()).normalize, frame, RECEIVED).error_type
+        == error_type
+    )
 
 
 @settings(max_examples=250, deadline=None)
@@ -360,23 +323,14 @@ def test_mutated_real_frames_never_raise_anything_but_frame_rejected(
 ) -> None:
     normalizer = KucoinFuturesNormalizer(load_snapshot())
     pool = [f for method in frames.values() for f in method] + [_level2(7, "63920,buy,3")]
-    frame = data.draw(st.sampled_from(pool))
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(frame)))
-        frame = _mutated(frame, path, data.draw(_json | st.just(_DELETE)))
-    if not isinstance(frame, dict):
-        frame = {"data": frame}
-    with contextlib.suppress(FrameRejected):
-        normalizer.normalize(frame, RECEIVED)
-    with contextlib.suppress(FrameRejected):
-        normalizer.normalize_rest_snapshot(frame, "XBTUSDTM", RECEIVED)
-    with contextlib.suppress(FrameRejected):
-        normalizer.normalize_open_interest(frame, RECEIVED)
+    frame = draw_mutated(data, pool, wrap=lambda body: {"data": body})
+    only_frame_rejected_escapes(normalizer.normalize, frame, RECEIVED)
+    only_frame_rejected_escapes(normalizer.normalize_rest_snapshot, frame, "XBTUSDTM", RECEIVED)
+    only_frame_rejected_escapes(normalizer.normalize_open_interest, frame, RECEIVED)
 
 
 @settings(max_examples=150, deadline=None)
-@given(subject=st.sampled_from(["match", "level2", "tickerV2", "ticker"]), data=_json)
+@given(subject=st.sampled_from(["match", "level2", "tickerV2", "ticker"]), data=json_values)
 def test_random_frames_never_raise_anything_but_frame_rejected(subject: str, data: Any) -> None:
     frame = {"topic": "/contractMarket/level2:XBTUSDTM", "type": "message", "subject": subject, "data": data}
-    with contextlib.suppress(FrameRejected):
-        KucoinFuturesNormalizer(load_snapshot()).normalize(frame, RECEIVED)
+    only_frame_rejected_escapes(KucoinFuturesNormalizer(load_snapshot()).normalize, frame, RECEIVED)

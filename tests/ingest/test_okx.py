@@ -1,7 +1,5 @@
 """OKX swap parsing on real frames: ccxt-ws/okx.json (current format) and cryptofeed OKX.ws.1.0."""
 
-import contextlib
-import copy
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,9 +11,15 @@ from hypothesis import strategies as st
 
 from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, Liquidation, OpenInterest, Side, Trade
 from services.ingest.instruments import load_snapshot
-from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel
 from services.ingest.venues.okx import OkxAdapter, OkxNormalizer
+from tests.ingest.fuzzkit import (
+    ccxt_ws_frames,
+    draw_mutated,
+    json_values,
+    only_frame_rejected_escapes,
+    rejection,
+)
 
 RECEIVED = 1_786_540_500_000_000_000
 
@@ -28,14 +32,7 @@ def normalizer() -> OkxNormalizer:
 @pytest.fixture(scope="module")
 def frames(shared_data: Path) -> dict[str, list[dict[str, Any]]]:
     """Raw frames of the swap test cases, by ccxt method."""
-    path = shared_data / "ccxt-ws" / "okx.json"
-    if not path.exists():
-        pytest.skip(f"OKX capture not found at {path}")
-    document = orjson.loads(path.read_bytes())
-    return {
-        method: [m for case in cases if "SWAP" in str(case["sentMessages"]) for m in case["messages"]]
-        for method, cases in document["methods"].items()
-    }
+    return ccxt_ws_frames(shared_data, "okx", keep=lambda case: "SWAP" in str(case["sentMessages"]))
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +99,7 @@ def test_books5_top_is_a_bbo(normalizer: OkxNormalizer, frames: dict[str, list[d
 def test_ticker_channel_is_not_subscribed_and_not_guessed(
     normalizer: OkxNormalizer, frames: dict[str, list[dict[str, Any]]]
 ) -> None:
-    with pytest.raises(FrameRejected) as rejected:
-        normalizer.normalize(frames["watchTicker"][1], RECEIVED)
-    assert rejected.value.error_type == "unknown_event"
+    assert rejection(normalizer.normalize, frames["watchTicker"][1], RECEIVED).error_type == "unknown_event"
 
 
 def _books(action: str, prev: int, seq: int, asks: list[list[str]], bids: list[list[str]]) -> dict[str, Any]:
@@ -147,9 +142,7 @@ def test_books_snapshot_and_update_carry_seq_ids_and_checksum_zero(normalizer: O
 
 def test_old_books_frames_without_seq_ids_are_rejected(inverse_frames: list[dict[str, Any]]) -> None:
     book = next(f for f in inverse_frames if f["arg"]["channel"] == "books")
-    with pytest.raises(FrameRejected) as rejected:
-        OkxNormalizer(load_snapshot()).normalize(book, RECEIVED)
-    assert rejected.value.error_type == "malformed"
+    assert rejection(OkxNormalizer(load_snapshot()).normalize, book, RECEIVED).error_type == "malformed"
 
 
 def test_funding_rate_interval_comes_from_the_two_settlement_times() -> None:
@@ -345,45 +338,7 @@ def test_adapter_protocol_facts() -> None:
     ],
 )
 def test_bad_frames_are_rejected_with_a_reason(frame: dict[str, Any], error_type: str) -> None:
-    with pytest.raises(FrameRejected) as rejected:
-        OkxNormalizer(load_snapshot()).normalize(frame, RECEIVED)
-    assert rejected.value.error_type == error_type
-
-
-_json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
-_json = st.recursive(
-    _json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
-    ),
-    max_leaves=20,
-)
-_DELETE = object()
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, child in node.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(node, list):
-        for index, child in enumerate(node[:3]):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
-def _mutated(frame: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value if value is not _DELETE else {}
-    clone = copy.deepcopy(frame)
-    parent = clone
-    for step in path[:-1]:
-        parent = parent[step]
-    if value is _DELETE:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return clone
+    assert rejection(OkxNormalizer(load_snapshot()).normalize, frame, RECEIVED).error_type == error_type
 
 
 _DOC_FRAMES = [
@@ -418,14 +373,8 @@ def test_mutated_real_frames_never_raise_anything_but_frame_rejected(
 ) -> None:
     normalizer = OkxNormalizer(load_snapshot())
     pool = [f for method in frames.values() for f in method] + inverse_frames[:20] + _DOC_FRAMES
-    frame = data.draw(st.sampled_from(pool))
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(frame)))
-        frame = _mutated(frame, path, data.draw(_json | st.just(_DELETE)))
-    if not isinstance(frame, dict):
-        frame = {"data": frame}
-    with contextlib.suppress(FrameRejected):
-        normalizer.normalize(frame, RECEIVED)
+    frame = draw_mutated(data, pool, wrap=lambda body: {"data": body})
+    only_frame_rejected_escapes(normalizer.normalize, frame, RECEIVED)
 
 
 @settings(max_examples=150, deadline=None)
@@ -433,10 +382,11 @@ def test_mutated_real_frames_never_raise_anything_but_frame_rejected(
     channel=st.sampled_from(
         ["trades", "books", "bbo-tbt", "books5", "funding-rate", "open-interest", "liquidation-orders"]
     ),
-    body=st.dictionaries(st.sampled_from(["action", "data", "event"]), _json, max_size=3),
+    body=st.dictionaries(st.sampled_from(["action", "data", "event"]), json_values, max_size=3),
 )
 def test_random_frames_never_raise_anything_but_frame_rejected(channel: str, body: dict[str, Any]) -> None:
-    with contextlib.suppress(FrameRejected):
-        OkxNormalizer(load_snapshot()).normalize(
-            {"arg": {"channel": channel, "instId": "BTC-USDT-SWAP"}, **body}, RECEIVED
-        )
+    only_frame_rejected_escapes(
+        OkxNormalizer(load_snapshot()).normalize,
+        {"arg": {"channel": channel, "instId": "BTC-USDT-SWAP"}, **body},
+        RECEIVED,
+    )

@@ -1,7 +1,5 @@
 """Binance USD-M parsing on real frames from the 2024-08-08 capture: exact values."""
 
-import contextlib
-import gzip
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,8 +10,8 @@ from hypothesis import strategies as st
 
 from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, Liquidation, Side, Trade
 from services.ingest.instruments import load_snapshot
-from services.ingest.normalizer import FrameRejected
 from services.ingest.venues.binance_usdm import BinanceUsdmNormalizer
+from tests.ingest.fuzzkit import binance_capture_frames, json_values, only_frame_rejected_escapes, rejection
 
 RECEIVED = 1_723_161_255_088_176_367
 
@@ -26,15 +24,7 @@ def normalizer() -> BinanceUsdmNormalizer:
 @pytest.fixture(scope="module")
 def real_frames(binance_capture: Path) -> dict[str, bytes]:
     """The first frame of each kind in the capture, verbatim."""
-    found: dict[str, bytes] = {}
-    with gzip.open(binance_capture, "rb") as lines:
-        for line in lines:
-            raw = line.split(b" ", 1)[1].strip()
-            kind = "snapshot" if raw.startswith(b'{"lastUpdateId"') else orjson.loads(raw)["data"]["e"]
-            found.setdefault(kind, raw)
-            if len(found) == 4:
-                break
-    return found
+    return binance_capture_frames(binance_capture)
 
 
 def test_trade(normalizer: BinanceUsdmNormalizer, real_frames: dict[str, bytes]) -> None:
@@ -152,26 +142,18 @@ def test_prefixed_contract_is_scaled_to_the_true_base() -> None:
         ({"e": "trade", "T": 1, "s": "BTCUSDT", "t": 1, "p": "-1", "q": "1", "m": True}, "out_of_range"),
         ({"e": "somethingNew"}, "unknown_event"),
         ({"stream": "x", "data": [1, 2]}, "malformed"),
+        (7, "malformed"),
+        (["stream"], "malformed"),
     ],
 )
 def test_bad_frames_are_rejected_with_a_reason(frame: dict[str, object], error_type: str) -> None:
-    with pytest.raises(FrameRejected) as rejected:
-        BinanceUsdmNormalizer(load_snapshot()).normalize(frame, RECEIVED)
-    assert rejected.value.error_type == error_type
+    assert (
+        rejection(BinanceUsdmNormalizer(load_snapshot()).normalize, frame, RECEIVED).error_type == error_type
+    )
 
 
 def test_subscription_ack_is_not_an_event() -> None:
     assert BinanceUsdmNormalizer(load_snapshot()).normalize({"result": None, "id": 1}, RECEIVED) == []
-
-
-_json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
-_json = st.recursive(
-    _json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
-    ),
-    max_leaves=20,
-)
 
 
 @settings(max_examples=300, deadline=None)
@@ -181,7 +163,7 @@ _json = st.recursive(
         st.sampled_from(
             ["s", "p", "q", "b", "a", "B", "A", "u", "U", "pu", "T", "E", "m", "t", "o", "r", "i"]
         ),
-        _json,
+        json_values,
         max_size=4,
     ),
 )
@@ -211,5 +193,4 @@ def test_mutated_frames_never_raise_anything_but_frame_rejected(
     if kind == "bookTicker":
         base.update({"b": "61800.20", "a": "61800.30"})
     base.update(mutations)
-    with contextlib.suppress(FrameRejected):
-        BinanceUsdmNormalizer(load_snapshot()).normalize(base, RECEIVED)
+    only_frame_rejected_escapes(BinanceUsdmNormalizer(load_snapshot()).normalize, base, RECEIVED)

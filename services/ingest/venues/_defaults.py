@@ -6,7 +6,16 @@ The module name starts with ``_`` and defines no ``ADAPTER``, so venue discovery
 from schemas.common import ExchangeId, InstrumentEvent
 from services.ingest.instruments import InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
-from services.ingest.venue import RestRequest
+from services.ingest.venue import Channel, RestRequest
+
+EVERY_CHANNEL = frozenset(
+    {Channel.TRADES, Channel.BOOK, Channel.BBO, Channel.FUNDING, Channel.OPEN_INTEREST, Channel.LIQUIDATIONS}
+)
+"""The capabilities of a venue that offers all six channels.
+
+Listed rather than ``frozenset(Channel)``: a channel added later is never claimed by a venue whose
+module has not been taught it.
+"""
 
 
 class NormalizerDefaults:

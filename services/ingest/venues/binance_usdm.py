@@ -24,9 +24,15 @@ from schemas.market_data import (
 )
 from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
-from services.ingest.parsing import NS_PER_MS, as_frame_rejected, event_ids, split_multiplier_prefix
+from services.ingest.parsing import (
+    NS_PER_MS,
+    as_frame_rejected,
+    event_ids,
+    split_multiplier_prefix,
+    trade_amounts,
+)
 from services.ingest.venue import Channel, RateLimit, RestRequest
-from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
+from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
 
 # Numbers that parse but cannot be used: 9E+999999, an infinite time, a zero inverse price.
 _OUT_OF_RANGE = (Overflow, OverflowError, ZeroDivisionError)
@@ -35,7 +41,9 @@ _OUT_OF_RANGE = (Overflow, OverflowError, ZeroDivisionError)
 class BinanceUsdmNormalizer(NormalizerDefaults):
     exchange = ExchangeId.BINANCE_USDM
 
-    def normalize(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
+    def normalize(self, frame: Any, receive_ts: int) -> list[InstrumentEvent]:
+        if not isinstance(frame, dict):
+            raise FrameRejected("malformed", "frame is not an object")
         data = frame.get("data", frame) if "stream" in frame else frame
         if not isinstance(data, dict):
             raise FrameRejected("malformed", "frame data is not an object")
@@ -141,9 +149,7 @@ class BinanceUsdmNormalizer(NormalizerDefaults):
             trade_id=trade_id,
             # m: the buyer was the maker, so the taker sold.
             side=Side.SELL if data["m"] else Side.BUY,
-            price=instrument.base_price(price),
-            quantity=instrument.base_quantity(quantity, price),
-            notional=instrument.notional(quantity, price),
+            **trade_amounts(instrument, price, quantity),
         )
 
     def _mark_price(self, data: JsonObject, receive_ts: int) -> Funding:
@@ -167,9 +173,7 @@ class BinanceUsdmNormalizer(NormalizerDefaults):
         return Liquidation(
             **self._ids(instrument, order["T"], receive_ts),
             side=Side.BUY if order["S"] == "BUY" else Side.SELL,
-            price=instrument.base_price(price),
-            quantity=instrument.base_quantity(quantity, price),
-            notional=instrument.notional(quantity, price),
+            **trade_amounts(instrument, price, quantity),
         )
 
 
@@ -193,16 +197,7 @@ class BinanceUsdmAdapter(AdapterDefaults):
     exchange = ExchangeId.BINANCE_USDM
     ws_url = "wss://fstream.binance.com/stream"
     rest_url = "https://fapi.binance.com"
-    capabilities = frozenset(
-        {
-            Channel.TRADES,
-            Channel.BOOK,
-            Channel.BBO,
-            Channel.FUNDING,
-            Channel.LIQUIDATIONS,
-            Channel.OPEN_INTEREST,
-        }
-    )
+    capabilities = EVERY_CHANNEL
     max_subscriptions_per_connection = 200
     # 2,400 request weight per minute; a 1000-level depth snapshot weighs 20.
     rest_rate_limit = RateLimit(capacity=2400, per_second=40)

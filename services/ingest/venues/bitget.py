@@ -52,6 +52,7 @@ from services.ingest.parsing import (
     parse_side,
     split_multiplier_prefix,
     strict_int,
+    trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
@@ -152,9 +153,7 @@ class BitgetNormalizer(NormalizerDefaults):
                     **self._ids(instrument, row["ts"], receive_ts),
                     trade_id=_text(row["tradeId"]),
                     side=parse_side(row["side"]),
-                    price=instrument.base_price(price),
-                    quantity=instrument.base_quantity(size, price),
-                    notional=instrument.notional(size, price),
+                    **trade_amounts(instrument, price, size),
                 )
             )
         return trades

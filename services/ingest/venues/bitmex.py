@@ -48,9 +48,16 @@ from schemas.market_data import (
 )
 from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
-from services.ingest.parsing import as_frame_rejected, event_ids, finite_decimal, parse_side, plain_decimal
+from services.ingest.parsing import (
+    as_frame_rejected,
+    event_ids,
+    finite_decimal,
+    parse_side,
+    plain_decimal,
+    trade_amounts,
+)
 from services.ingest.venue import Channel, RateLimit, RestRequest
-from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
+from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INTERVAL_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # fundingInterval "2000-01-01T08:00" = 8 h
@@ -198,9 +205,7 @@ class BitmexNormalizer(NormalizerDefaults):
             **event_ids(instrument, _ns(row["timestamp"]), receive_ts),
             trade_id=str(row["trdMatchID"]),
             side=parse_side(row["side"], buy="Buy", sell="Sell"),  # the taker's side
-            price=instrument.base_price(price),
-            quantity=instrument.base_quantity(contracts, price),
-            notional=instrument.notional(contracts, price),
+            **trade_amounts(instrument, price, contracts),
         )
 
     def _quote(self, row: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
@@ -262,9 +267,7 @@ class BitmexNormalizer(NormalizerDefaults):
             # Liquidation rows carry no time: the receive time is the best available.
             **event_ids(instrument, receive_ts, receive_ts),
             side=parse_side(row["side"], buy="Buy", sell="Sell"),  # side of the liquidation order
-            price=instrument.base_price(price),
-            quantity=instrument.base_quantity(contracts, price),
-            notional=instrument.notional(contracts, price),
+            **trade_amounts(instrument, price, contracts),
         )
 
 
@@ -291,16 +294,7 @@ class BitmexAdapter(AdapterDefaults):
     exchange = ExchangeId.BITMEX
     ws_url = "wss://ws.bitmex.com/realtime"
     rest_url = "https://www.bitmex.com"
-    capabilities = frozenset(
-        {
-            Channel.TRADES,
-            Channel.BOOK,
-            Channel.BBO,
-            Channel.FUNDING,
-            Channel.OPEN_INTEREST,
-            Channel.LIQUIDATIONS,
-        }
-    )
+    capabilities = EVERY_CHANNEL
     max_subscriptions_per_connection = 200
     ping_interval_s: float | None = 5.0
     rest_rate_limit = RateLimit(capacity=30, per_second=0.5)

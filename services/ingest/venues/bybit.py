@@ -50,9 +50,10 @@ from services.ingest.parsing import (
     finite_decimal,
     parse_side,
     plain_decimal,
+    trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
-from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
+from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
 
 _BBO_DEPTH = "1"
 _BOOK_DEPTH = "50"
@@ -108,9 +109,7 @@ class BybitNormalizer(NormalizerDefaults):
             **self._ids(instrument, row["T"], receive_ts),
             trade_id=str(row["i"]),
             side=parse_side(row["S"], buy="Buy", sell="Sell"),  # S is the taker's side
-            price=instrument.base_price(price),
-            quantity=instrument.base_quantity(quantity, price),
-            notional=instrument.notional(quantity, price),
+            **trade_amounts(instrument, price, quantity),
         )
 
     def _book(self, frame: JsonObject, receive_ts: int) -> BookSnapshot | BookDelta:
@@ -188,9 +187,7 @@ class BybitNormalizer(NormalizerDefaults):
         return Liquidation(
             **self._ids(instrument, row["T"], receive_ts),
             side=Side.SELL if position is Side.BUY else Side.BUY,
-            price=instrument.base_price(price),
-            quantity=instrument.base_quantity(quantity, price),
-            notional=instrument.notional(quantity, price),
+            **trade_amounts(instrument, price, quantity),
         )
 
 
@@ -230,16 +227,7 @@ class BybitAdapter(AdapterDefaults):
     exchange = ExchangeId.BYBIT
     ws_url = "wss://stream.bybit.com/v5/public/linear"
     rest_url = "https://api.bybit.com"
-    capabilities = frozenset(
-        {
-            Channel.TRADES,
-            Channel.BOOK,
-            Channel.BBO,
-            Channel.FUNDING,
-            Channel.OPEN_INTEREST,
-            Channel.LIQUIDATIONS,
-        }
-    )
+    capabilities = EVERY_CHANNEL
     max_subscriptions_per_connection = 500
     ping_interval_s: float | None = 20.0
     rest_rate_limit = RateLimit(capacity=600, per_second=120)

@@ -53,6 +53,7 @@ from services.ingest.parsing import (
     finite_decimal,
     next_funding_boundary,
     plain_decimal,
+    trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
@@ -154,9 +155,7 @@ class CoindcxNormalizer(NormalizerDefaults):
                 trade_id=_trade_id(data),
                 # m: the buyer was the maker (Binance-style), so the taker sold.
                 side=Side.SELL if data["m"] else Side.BUY,
-                price=instrument.base_price(price),
-                quantity=instrument.base_quantity(quantity, price),
-                notional=instrument.notional(quantity, price),
+                **trade_amounts(instrument, price, quantity),
             )
         ]
 

@@ -49,9 +49,10 @@ from services.ingest.parsing import (
     parse_side,
     plain_decimal,
     strict_int,
+    trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
-from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
+from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
 
 _FUNDING_WINDOW_S = 8 * 3600
 _HEARTBEAT_S = 30
@@ -103,11 +104,7 @@ class DeribitNormalizer(NormalizerDefaults):
         price, amount = finite_decimal(row["price"]), finite_decimal(row["amount"])
         ids = self._ids(instrument, row["timestamp"], receive_ts)
         taker = parse_side(row["direction"])
-        fields = {
-            "price": instrument.base_price(price),
-            "quantity": instrument.base_quantity(amount, price),
-            "notional": instrument.notional(amount, price),
-        }
+        fields = trade_amounts(instrument, price, amount)
         events: list[InstrumentEvent] = [Trade(**ids, trade_id=str(row["trade_id"]), side=taker, **fields)]
         liquidated = row.get("liquidation") or ""
         if not isinstance(liquidated, str) or set(liquidated) - {"M", "T"}:
@@ -212,16 +209,7 @@ class DeribitAdapter(AdapterDefaults):
     exchange = ExchangeId.DERIBIT
     ws_url = "wss://www.deribit.com/ws/api/v2"
     rest_url = "https://www.deribit.com"
-    capabilities = frozenset(
-        {
-            Channel.TRADES,
-            Channel.BOOK,
-            Channel.BBO,
-            Channel.FUNDING,
-            Channel.OPEN_INTEREST,
-            Channel.LIQUIDATIONS,
-        }
-    )
+    capabilities = EVERY_CHANNEL
     max_subscriptions_per_connection = 200
     ping_interval_s: float | None = 10.0
     rest_rate_limit = RateLimit(capacity=100, per_second=20)

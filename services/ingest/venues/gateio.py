@@ -44,9 +44,10 @@ from services.ingest.parsing import (
     plain_decimal,
     split_multiplier_prefix,
     strict_int,
+    trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
-from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
+from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
 
 
 class GateioNormalizer(NormalizerDefaults):
@@ -112,9 +113,7 @@ class GateioNormalizer(NormalizerDefaults):
             **event_ids(instrument, ms_to_ns(row["create_time_ms"]), receive_ts),
             trade_id=str(row["id"]),
             side=Side.BUY if signed > 0 else Side.SELL,
-            price=instrument.base_price(price),
-            quantity=instrument.base_quantity(contracts, price),
-            notional=instrument.notional(contracts, price),
+            **trade_amounts(instrument, price, contracts),
         )
 
     def _book_update(self, result: JsonObject, receive_ts: int) -> BookDelta:
@@ -183,9 +182,7 @@ class GateioNormalizer(NormalizerDefaults):
         return Liquidation(
             **event_ids(instrument, ms_to_ns(ms), receive_ts),
             side=Side.BUY if signed > 0 else Side.SELL,
-            price=instrument.base_price(price),
-            quantity=instrument.base_quantity(contracts, price),
-            notional=instrument.notional(contracts, price),
+            **trade_amounts(instrument, price, contracts),
         )
 
 
@@ -214,16 +211,7 @@ class GateioAdapter(AdapterDefaults):
     exchange = ExchangeId.GATEIO
     ws_url = "wss://fx-ws.gateio.ws/v4/ws/usdt"
     rest_url = "https://api.gateio.ws"
-    capabilities = frozenset(
-        {
-            Channel.TRADES,
-            Channel.BOOK,
-            Channel.BBO,
-            Channel.FUNDING,
-            Channel.OPEN_INTEREST,
-            Channel.LIQUIDATIONS,
-        }
-    )
+    capabilities = EVERY_CHANNEL
     max_subscriptions_per_connection = 200
     ping_interval_s: float | None = 15.0
     rest_rate_limit = RateLimit(capacity=200, per_second=20)

@@ -46,6 +46,7 @@ from services.ingest.parsing import (
     next_funding_boundary,
     parse_side,
     strict_int,
+    trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
@@ -113,9 +114,7 @@ class HyperliquidNormalizer(NormalizerDefaults):
                     **event_ids(instrument, ms_to_ns(row["time"]), receive_ts),
                     trade_id=str(strict_int(row["tid"])),
                     side=parse_side(row["side"], buy="B", sell="A"),
-                    price=instrument.base_price(price),
-                    quantity=instrument.base_quantity(size, price),
-                    notional=instrument.notional(size, price),
+                    **trade_amounts(instrument, price, size),
                 )
             )
         return trades

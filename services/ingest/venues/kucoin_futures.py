@@ -53,6 +53,7 @@ from services.ingest.parsing import (
     parse_side,
     plain_decimal,
     strict_int,
+    trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
@@ -154,9 +155,7 @@ class KucoinFuturesNormalizer(NormalizerDefaults):
             **event_ids(instrument, strict_int(data["ts"]), receive_ts),  # ns
             trade_id=str(data["tradeId"]),
             side=parse_side(data["side"]),  # the taker's side
-            price=instrument.base_price(price),
-            quantity=instrument.base_quantity(lots, price),
-            notional=instrument.notional(lots, price),
+            **trade_amounts(instrument, price, lots),
         )
 
     def _level2(self, native_symbol: str, data: JsonObject, receive_ts: int) -> BookDelta:

@@ -45,6 +45,7 @@ from services.ingest.parsing import (
     next_funding_boundary,
     parse_side,
     strict_int,
+    trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
@@ -127,9 +128,7 @@ class MexcNormalizer(NormalizerDefaults):
                     **self._ids(instrument, deal["t"], receive_ts),
                     trade_id=trade_id,
                     side=parse_side(deal["T"], buy=1, sell=2),
-                    price=instrument.base_price(price),
-                    quantity=instrument.base_quantity(contracts, price),
-                    notional=instrument.notional(contracts, price),
+                    **trade_amounts(instrument, price, contracts),
                 )
             )
         return trades

@@ -45,9 +45,10 @@ from services.ingest.parsing import (
     parse_side,
     plain_decimal,
     strict_int,
+    trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
-from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
+from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
 
 
 class OkxNormalizer(NormalizerDefaults):
@@ -98,9 +99,7 @@ class OkxNormalizer(NormalizerDefaults):
             **self._ids(instrument, row["ts"], receive_ts),
             trade_id=str(row["tradeId"]),
             side=parse_side(row["side"]),  # the taker's side
-            price=instrument.base_price(price),
-            quantity=instrument.base_quantity(contracts, price),
-            notional=instrument.notional(contracts, price),
+            **trade_amounts(instrument, price, contracts),
         )
 
     def _book(self, frame: JsonObject, row: JsonObject, receive_ts: int) -> BookSnapshot | BookDelta:
@@ -178,9 +177,7 @@ class OkxNormalizer(NormalizerDefaults):
                 Liquidation(
                     **self._ids(instrument, detail["ts"], receive_ts),
                     side=parse_side(detail["side"]),  # side of the liquidation order
-                    price=instrument.base_price(price),
-                    quantity=instrument.base_quantity(contracts, price),
-                    notional=instrument.notional(contracts, price),
+                    **trade_amounts(instrument, price, contracts),
                 )
             )
         return events
@@ -210,16 +207,7 @@ class OkxAdapter(AdapterDefaults):
     exchange = ExchangeId.OKX
     ws_url = "wss://ws.okx.com:8443/ws/v5/public"
     rest_url = "https://www.okx.com"
-    capabilities = frozenset(
-        {
-            Channel.TRADES,
-            Channel.BOOK,
-            Channel.BBO,
-            Channel.FUNDING,
-            Channel.OPEN_INTEREST,
-            Channel.LIQUIDATIONS,
-        }
-    )
+    capabilities = EVERY_CHANNEL
     max_subscriptions_per_connection = 300
     ping_interval_s: float | None = 25.0
     rest_rate_limit = RateLimit(capacity=20, per_second=10)

@@ -46,6 +46,7 @@ from services.ingest.parsing import (
     plain_decimal,
     split_multiplier_prefix,
     strict_int,
+    trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
@@ -152,9 +153,7 @@ class PhemexNormalizer(NormalizerDefaults):
                     **self._ids(instrument, ts, receive_ts),
                     trade_id=_trade_id(ts, side, raw_price, raw_size, seen),
                     side=parse_side(side, buy="Buy", sell="Sell"),  # the taker's side
-                    price=instrument.base_price(price),
-                    quantity=instrument.base_quantity(size, price),
-                    notional=instrument.notional(size, price),
+                    **trade_amounts(instrument, price, size),
                 )
             )
         return trades
