@@ -7,12 +7,7 @@ must equal those of a run that never stopped, with no duplicate and no wrong row
 """
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
-import urllib.request
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,56 +27,7 @@ from tests.book_builder.streams import (
     reference_run,
     wait_for,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _start_builder(settings: Settings, log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PERPWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "PERPWATCH_DATABASE_URL": settings.database_url,
-        "PERPWATCH_TOPIC_NAMESPACE": settings.topic_namespace,
-        "PERPWATCH_CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix,
-        "PERPWATCH_TOPIC_PARTITIONS": str(settings.topic_partitions),
-        "PERPWATCH_PRODUCER_LINGER_MS": str(settings.producer_linger_ms),
-        "PERPWATCH_SINK_MAX_BACKOFF_S": str(settings.sink_max_backoff_s),
-        "PERPWATCH_METRICS_PORT": str(port),
-        "PERPWATCH_LOG_FORMAT": "json",
-    }
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "run", "book-builder"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    return process, port
-
-
-def _ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> bool:
-    if process.poll() is not None:
-        raise AssertionError(f"builder exited early:\n{log_path.read_text()[-3000:]}")
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False
-
-
-async def _wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    async def ready() -> bool:
-        return await asyncio.to_thread(_ready, process, port, log_path)
-
-    await wait_for("the builder to be ready", ready, timeout_s=60)
+from tests.integration.helpers import start_service_process, wait_until_ready
 
 
 def _rows(url: str, table: str, columns: tuple[str, ...]) -> list[tuple[Any, ...]]:
@@ -106,9 +52,9 @@ async def test_sigkill_mid_replay_then_restart_writes_exactly_the_no_fault_rows(
     log_path = tmp_path / "builder.log"
     await ensure_topics(settings)
 
-    first, port = _start_builder(settings, log_path)
+    first, port = start_service_process(["services.cli", "run", "book-builder"], settings, log_path)
     try:
-        await _wait_ready(first, port, log_path)
+        await wait_until_ready(first, port, log_path)
         await produce(settings, payloads[:2500], chunk=250, pause_s=0.1)
 
         async def checkpointed() -> bool:
@@ -134,9 +80,9 @@ async def test_sigkill_mid_replay_then_restart_writes_exactly_the_no_fault_rows(
     assert rows_before > 0
 
     await produce(settings, payloads[4500:])
-    second, port = _start_builder(settings, log_path)
+    second, port = start_service_process(["services.cli", "run", "book-builder"], settings, log_path)
     try:
-        await _wait_ready(second, port, log_path)
+        await wait_until_ready(second, port, log_path)
 
         async def consumed() -> bool:
             return await committed_offset(settings, group) >= len(payloads)

@@ -8,12 +8,7 @@ equal to that run's events: same events, same venue sequence numbers, none dupli
 """
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -29,60 +24,13 @@ from services.runtime.kafka import make_producer
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
 from tests.book_builder.streams import committed_offset, end_offset, wait_for
-from tests.integration.helpers import read_topic
+from tests.integration.helpers import read_topic, start_service_process, wait_until_ready
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# Small snapshots and transactions, so the kill lands between snapshots.
+VENUE_ENV = {"PERPWATCH_MATCHING_SNAPSHOT_EVERY_COMMANDS": "500", "PERPWATCH_MATCHING_MAX_BATCH": "100"}
+
 COMMANDS = 3000
 UNDECODABLE = b'{"type": "submit", "symbol": "BTC-'
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _start_venue(settings: Settings, log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PERPWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "PERPWATCH_DATABASE_URL": settings.database_url,
-        "PERPWATCH_TOPIC_NAMESPACE": settings.topic_namespace,
-        "PERPWATCH_CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix,
-        "PERPWATCH_TOPIC_PARTITIONS": str(settings.topic_partitions),
-        "PERPWATCH_PRODUCER_LINGER_MS": str(settings.producer_linger_ms),
-        "PERPWATCH_METRICS_PORT": str(port),
-        "PERPWATCH_LOG_FORMAT": "json",
-        "PERPWATCH_MATCHING_SNAPSHOT_EVERY_COMMANDS": "500",
-        "PERPWATCH_MATCHING_MAX_BATCH": "100",
-    }
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.matching.service"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    return process, port
-
-
-def _ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> bool:
-    if process.poll() is not None:
-        raise AssertionError(f"venue exited early:\n{log_path.read_text()[-3000:]}")
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False
-
-
-async def _wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    async def ready() -> bool:
-        return await asyncio.to_thread(_ready, process, port, log_path)
-
-    await wait_for("the venue to be ready", ready, timeout_s=60)
 
 
 async def _feed(
@@ -121,9 +69,9 @@ async def test_sigkill_mid_stream_then_restart_commits_exactly_the_no_crash_outp
     producer = make_producer(settings)
     await producer.start()
     try:
-        first, port = _start_venue(settings, log_path)
+        first, port = start_service_process(["services.matching.service"], settings, log_path, VENUE_ENV)
         try:
-            await _wait_ready(first, port, log_path)
+            await wait_until_ready(first, port, log_path)
             await _feed(producer, topic, records[:1500], chunk=250, pause_s=0.05)
 
             async def snapshotted() -> bool:
@@ -149,9 +97,9 @@ async def test_sigkill_mid_stream_then_restart_commits_exactly_the_no_crash_outp
     finally:
         await producer.stop()
 
-    second, port = _start_venue(settings, log_path)
+    second, port = start_service_process(["services.matching.service"], settings, log_path, VENUE_ENV)
     try:
-        await _wait_ready(second, port, log_path)
+        await wait_until_ready(second, port, log_path)
 
         async def consumed() -> bool:
             return await committed_offset(settings, group, COMMANDS_TOPIC) >= len(records)
