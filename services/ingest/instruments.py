@@ -45,6 +45,10 @@ class Instrument:
         """Price per one base unit (a 1000PEPE price is for 1000 PEPE)."""
         return venue_price / self.multiplier if self.multiplier != 1 else venue_price
 
+    def base_level(self, venue_price: Decimal, venue_quantity: Decimal) -> tuple[Decimal, Decimal]:
+        """One book level in base units: (price per base unit, quantity in base units)."""
+        return self.base_price(venue_price), self.base_quantity(venue_quantity, venue_price)
+
     def notional(self, venue_quantity: Decimal, price: Decimal) -> Decimal:
         if self.inverse:
             return venue_quantity * self.contract_size

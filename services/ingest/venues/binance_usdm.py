@@ -111,10 +111,7 @@ class BinanceUsdmNormalizer(NormalizerDefaults):
     def _levels(self, instrument: Instrument, levels: list[list[str]]) -> list[tuple[Decimal, Decimal]]:
         if instrument.multiplier == 1 and instrument.contract_size == 1 and not instrument.inverse:
             return [(Decimal(price), Decimal(quantity)) for price, quantity in levels]
-        return [
-            (instrument.base_price(Decimal(p)), instrument.base_quantity(Decimal(q), Decimal(p)))
-            for p, q in levels
-        ]
+        return [instrument.base_level(Decimal(p), Decimal(q)) for p, q in levels]
 
     def _depth_update(self, data: JsonObject, receive_ts: int) -> BookDelta:
         instrument = self._catalog.get(self.exchange, data["s"])

@@ -140,7 +140,7 @@ class BitgetNormalizer(NormalizerDefaults):
         if instrument.contract_size == 1 and instrument.multiplier == 1 and not instrument.inverse:
             # Keep the venue's spelling: the checksum is computed over these very strings.
             return parsed
-        return [(instrument.base_price(p), instrument.base_quantity(q, p)) for p, q in parsed]
+        return [instrument.base_level(p, q) for p, q in parsed]
 
     def _trades(
         self, instrument: Instrument, frame: JsonObject, rows: list[Any], receive_ts: int

@@ -194,7 +194,7 @@ class BitmexNormalizer(NormalizerDefaults):
         if row.get("timestamp"):
             ns = _ns(row["timestamp"])
             levels.newest_ns = max(levels.newest_ns or 0, ns)
-        level = (instrument.base_price(price), instrument.base_quantity(contracts, price))
+        level = instrument.base_level(price, contracts)
         side = parse_side(row["side"], buy="Buy", sell="Sell")
         (levels.bids if side is Side.BUY else levels.asks).append(level)
 

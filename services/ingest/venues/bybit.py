@@ -99,7 +99,7 @@ class BybitNormalizer(NormalizerDefaults):
         out = []
         for price_text, quantity_text in levels:
             price, quantity = finite_decimal(price_text), finite_decimal(quantity_text)
-            out.append((instrument.base_price(price), instrument.base_quantity(quantity, price)))
+            out.append(instrument.base_level(price, quantity))
         return out
 
     def _trade(self, row: JsonObject, receive_ts: int) -> Trade:

@@ -144,7 +144,7 @@ class CoindcxNormalizer(NormalizerDefaults):
             key=lambda level: level[0],
             reverse=descending,
         )
-        return [(instrument.base_price(p), instrument.base_quantity(q, p)) for p, q in parsed]
+        return [instrument.base_level(p, q) for p, q in parsed]
 
     def _trade(self, data: JsonObject, channel: Any, receive_ts: int) -> list[InstrumentEvent]:
         instrument = self._catalog.get(self.exchange, data["s"])

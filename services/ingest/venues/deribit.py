@@ -123,7 +123,7 @@ class DeribitNormalizer(NormalizerDefaults):
                 raise ValueError(f"unknown book action {action!r}")
             price = finite_decimal(price_value)
             amount = Decimal(0) if action == "delete" else finite_decimal(amount_value)
-            out.append((instrument.base_price(price), instrument.base_quantity(amount, price)))
+            out.append(instrument.base_level(price, amount))
         return out
 
     def _book(self, data: JsonObject, receive_ts: int) -> BookSnapshot | BookDelta:

@@ -100,7 +100,7 @@ class GateioNormalizer(NormalizerDefaults):
         out = []
         for level in levels:
             price, contracts = finite_decimal(level["p"]), finite_decimal(level["s"])
-            out.append((instrument.base_price(price), instrument.base_quantity(contracts, price)))
+            out.append(instrument.base_level(price, contracts))
         return out
 
     def _trade(self, row: JsonObject, receive_ts: int) -> Trade:

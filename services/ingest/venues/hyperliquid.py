@@ -100,7 +100,7 @@ class HyperliquidNormalizer(NormalizerDefaults):
 
     def _level(self, instrument: Instrument, level: Any) -> Level:
         price, size = finite_decimal(level["px"]), finite_decimal(level["sz"])
-        return instrument.base_price(price), instrument.base_quantity(size, price)
+        return instrument.base_level(price, size)
 
     def _trades(self, data: Any, receive_ts: int) -> list[InstrumentEvent]:
         if not isinstance(data, list):

@@ -145,7 +145,7 @@ class KucoinFuturesNormalizer(NormalizerDefaults):
         out = []
         for price_value, lots_value in levels:
             price, lots = finite_decimal(price_value), finite_decimal(lots_value)
-            out.append((instrument.base_price(price), instrument.base_quantity(lots, price)))
+            out.append(instrument.base_level(price, lots))
         return out
 
     def _trade(self, data: JsonObject, receive_ts: int) -> Trade:

@@ -112,7 +112,7 @@ class MexcNormalizer(NormalizerDefaults):
         converted = []
         for level in levels:
             price, contracts = finite_decimal(level[0]), finite_decimal(level[1])
-            converted.append((instrument.base_price(price), instrument.base_quantity(contracts, price)))
+            converted.append(instrument.base_level(price, contracts))
         return converted
 
     def _deals(self, instrument: Instrument, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:

@@ -89,7 +89,7 @@ class OkxNormalizer(NormalizerDefaults):
         out = []
         for level in levels:
             price, contracts = finite_decimal(level[0]), finite_decimal(level[1])
-            out.append((instrument.base_price(price), instrument.base_quantity(contracts, price)))
+            out.append(instrument.base_level(price, contracts))
         return out
 
     def _trade(self, row: JsonObject, receive_ts: int) -> Trade:

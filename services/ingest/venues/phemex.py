@@ -122,7 +122,7 @@ class PhemexNormalizer(NormalizerDefaults):
         converted = []
         for level in levels:
             price, size = scale.price(level[0]), finite_decimal(level[1])
-            converted.append((instrument.base_price(price), instrument.base_quantity(size, price)))
+            converted.append(instrument.base_level(price, size))
         return converted
 
     def _book(self, frame: JsonObject, book: Any, scale: _Scale, receive_ts: int) -> list[InstrumentEvent]:
