@@ -25,8 +25,8 @@ $(NODE_HARNESS)/node_modules/.installed: $(NODE_HARNESS)/package-lock.json
 deps: $(BIN)/.installed $(NODE_HARNESS)/node_modules/.installed ## Install Python, Node and server dependencies
 	$(STACK) install
 
-up: deps ## Run the local pipeline: Kafka, PostgreSQL, services, and a replay feeding them (SOURCE=simulator|replay|live; Ctrl-C stops)
-	$(BIN)/perpwatch up $(if $(SOURCE),--source $(SOURCE)) $(if $(SPEED),--speed $(SPEED))
+up: deps ## Run the local pipeline: Kafka, PostgreSQL, services, and a replay feeding them (SOURCE=simulator|replay|live, DURATION=seconds; Ctrl-C stops)
+	$(BIN)/perpwatch up $(if $(SOURCE),--source $(SOURCE)) $(if $(SPEED),--speed $(SPEED)) $(if $(DURATION),--duration $(DURATION))
 
 down: ## Stop the local Kafka and PostgreSQL
 	$(STACK) stop

@@ -44,8 +44,8 @@ from schemas.book import BookTop
 from schemas.common import ExchangeId
 from schemas.market_data import BookDelta, BookSnapshot
 from services.db.migrate import migrate
-from services.ingest.instruments import load_snapshot
 from services.ingest.venues import normalizer_for
+from services.instruments.catalog import load_snapshot
 from services.runtime.kafka import make_producer
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics

@@ -36,11 +36,11 @@ sys.path.insert(0, str(REPO))
 from schemas.common import ExchangeId  # noqa: E402
 from services.ingest.captures import CRYPTOFEED_EXCHANGES, CapturedFrame, cryptofeed_name  # noqa: E402
 from services.ingest.connector import instruments_of  # noqa: E402
-from services.ingest.instruments import InstrumentCatalog, load_snapshot  # noqa: E402
 from services.ingest.normalizer import FrameRejected  # noqa: E402
 from services.ingest.replay import normalize_frame, open_capture  # noqa: E402
 from services.ingest.venue import VenueAdapter  # noqa: E402
 from services.ingest.venues import adapter_for, available_exchanges  # noqa: E402
+from services.instruments.catalog import InstrumentCatalog, load_snapshot  # noqa: E402
 
 HFTBACKTEST_FOLDERS = {
     "usdm": ExchangeId.BINANCE_USDM,

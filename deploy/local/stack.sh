@@ -7,6 +7,8 @@
 #   deploy/local/stack.sh stop      stop both servers
 #   deploy/local/stack.sh status    print what runs where
 #   deploy/local/stack.sh env       print the PERPWATCH_* variables that point at this stack
+#   deploy/local/stack.sh start-kafka|stop-kafka|start-postgres|stop-postgres
+#                                   one server alone (fault tests stop the broker mid-stream)
 #
 # Every command is idempotent. `make up`, the test fixtures and .ci/run all come through here.
 set -euo pipefail
@@ -21,7 +23,8 @@ PG_BIN="${PERPWATCH_PG_BIN:-/usr/lib/postgresql/15/bin}"
 START_TIMEOUT_S="${PERPWATCH_LOCAL_START_TIMEOUT_S:-90}"
 
 KAFKA_DIR="$STATE_DIR/kafka"
-KAFKA_LIBS="$KAFKA_DIR/libs"
+# A second stack (fault tests) may share the first one's resolved jars.
+KAFKA_LIBS="${PERPWATCH_LOCAL_KAFKA_LIBS:-$KAFKA_DIR/libs}"
 KAFKA_LOG="$KAFKA_DIR/kafka.log"
 KAFKA_PID="$KAFKA_DIR/kafka.pid"
 POM="$REPO_ROOT/deploy/local/kafka/pom.xml"
@@ -220,7 +223,11 @@ main() {
     stop) kafka_stop; pg_stop ;;
     status) status ;;
     env) print_env ;;
-    *) echo "usage: $0 install|start|stop|status|env" >&2; exit 2 ;;
+    start-kafka) kafka_install; kafka_start ;;
+    stop-kafka) kafka_stop ;;
+    start-postgres) pg_install; pg_start ;;
+    stop-postgres) pg_stop ;;
+    *) echo "usage: $0 install|start|stop|status|env|start-kafka|stop-kafka|start-postgres|stop-postgres" >&2; exit 2 ;;
   esac
 }
 

@@ -32,9 +32,9 @@ from services.ingest.captures import (
     read_hftbacktest,
     snapshot_matcher,
 )
-from services.ingest.instruments import InstrumentCatalog, load_snapshot
 from services.ingest.normalizer import FrameRejected, VenueNormalizer
 from services.ingest.venues import adapter_for, normalizer_for
+from services.instruments.catalog import InstrumentCatalog, load_snapshot
 
 CaptureFormat = Literal["hftbacktest", "cryptofeed"]
 Quote = tuple[Decimal, Decimal, Decimal, Decimal]

@@ -19,14 +19,13 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka import TopicPartition
 from pydantic import BaseModel, ConfigDict
 
 from schemas.common import ExchangeId
 from services.book_builder.core.builder import BuilderCheckpoint, BuilderCounters
 from services.runtime.settings import Settings
+from services.runtime.state_topic import ensure_state_topic, read_to_end
 from services.runtime.topics import partitions_of
 
 log = logging.getLogger(__name__)
@@ -144,28 +143,7 @@ def checkpoint_record(
 
 async def ensure_checkpoint_topic(settings: Settings, partitions: int) -> str:
     """Create the compacted topic if missing; returns its broker-side name."""
-    name = settings.topic_name(CHECKPOINT_TOPIC)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        if name not in set(await admin.list_topics()):
-            try:
-                await admin.create_topics(
-                    [
-                        NewTopic(
-                            name=name,
-                            num_partitions=partitions,
-                            replication_factor=settings.topic_replication,
-                            topic_configs=CHECKPOINT_TOPIC_CONFIG,
-                        )
-                    ]
-                )
-                log.info("checkpoint topic created", extra={"topic": name})
-            except TopicAlreadyExistsError:
-                pass  # another instance won the race
-    finally:
-        await admin.close()
-    return name
+    return await ensure_state_topic(settings, CHECKPOINT_TOPIC, partitions, CHECKPOINT_TOPIC_CONFIG)
 
 
 async def read_checkpoints(
@@ -174,31 +152,10 @@ async def read_checkpoints(
     """The latest checkpoint of every book whose input partition is in ``wanted``."""
     name = settings.topic_name(CHECKPOINT_TOPIC)
     partitions = [TopicPartition(name, p) for p in await partitions_of(settings, name)]
-    if not partitions:
-        return {}
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        fetch_max_bytes=32 * 1024 * 1024,
-    )
-    await consumer.start()
     latest_raw: dict[bytes, bytes | None] = {}
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        remaining = {tp for tp in partitions if end[tp] > 0}
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000)
-            for records in batch.values():
-                for record in records:
-                    if record.key is not None:
-                        latest_raw[record.key] = record.value
-            remaining = {tp for tp in remaining if await consumer.position(tp) < end[tp]}
-    finally:
-        await consumer.stop()
+    for record in await read_to_end(settings, partitions):
+        if record.key is not None:
+            latest_raw[record.key] = record.value
     found: dict[str, BookCheckpointRecord] = {}
     for key, value in latest_raw.items():
         if value is None:

@@ -31,11 +31,10 @@ import orjson
 from schemas.common import ExchangeId
 from schemas.market_data import BookSnapshot
 from services.book_builder.metrics import RESYNC_REQUESTS
-from services.ingest.instruments import InstrumentCatalog
 from services.ingest.venue import RestRequest
 from services.ingest.venues import adapter_for
-from services.runtime.codec import encode_key, encode_value
-from services.runtime.kafka import make_producer
+from services.instruments.catalog import InstrumentCatalog
+from services.runtime.publisher import Publisher
 from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -79,6 +78,7 @@ class ResyncRequests:
     fetcher: SnapshotFetcher = http_fetcher
     clock: Callable[[], float] = time.monotonic
     _books: dict[str, _BookResync] = field(default_factory=dict)
+    _snapshot_publisher: Publisher | None = None
 
     def request(self, key: str, exchange: ExchangeId, native_symbol: str) -> bool:
         """Start a fetch for this book unless one is running or the backoff says wait."""
@@ -99,6 +99,20 @@ class ResyncRequests:
         if state is not None:
             state.backoff_s = INITIAL_BACKOFF_S
             state.next_allowed = 0.0
+
+    async def _publisher(self) -> Publisher:
+        """One producer for every resync snapshot of this service, started on first use."""
+        if self._snapshot_publisher is None:
+            publisher = Publisher(self.settings, "book-builder")
+            await publisher.start()
+            self._snapshot_publisher = publisher
+        return self._snapshot_publisher
+
+    async def close(self) -> None:
+        self.cancel(set(self._books))
+        publisher, self._snapshot_publisher = self._snapshot_publisher, None
+        if publisher is not None:
+            await publisher.stop()
 
     def cancel(self, keys: set[str]) -> None:
         for key in keys:
@@ -125,14 +139,10 @@ class ResyncRequests:
             snapshots = [e for e in events if isinstance(e, BookSnapshot)]
             if not snapshots:
                 raise RuntimeError("the venue answered without a book snapshot")
-            producer = make_producer(self.settings)
-            await producer.start()
-            try:
-                topic = self.settings.topic_name("md.book.v1")
-                for snapshot in snapshots:
-                    await producer.send_and_wait(topic, encode_value(snapshot), key=encode_key(snapshot.key))
-            finally:
-                await producer.stop()
+            publisher = await self._publisher()
+            for snapshot in snapshots:
+                await publisher.send("md.book.v1", snapshot)
+            await publisher.confirm()
             RESYNC_REQUESTS.labels(exchange.value, "published").inc()
             log.info(
                 "resync snapshot published",

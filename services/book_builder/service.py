@@ -53,7 +53,7 @@ from services.book_builder.core.rules import SnapshotSource
 from services.book_builder.metrics import BOOK_AGE, CHECKPOINTS, BookMetrics
 from services.book_builder.resync import ResyncRequests, SnapshotFetcher, http_fetcher
 from services.book_builder.venues import new_builder, spec_for
-from services.ingest.instruments import InstrumentCatalog, load_snapshot
+from services.instruments.catalog import InstrumentCatalog, load_snapshot
 from services.runtime.service import Output, RejectedInput
 from services.runtime.settings import Settings, get_settings
 from services.runtime.sink import Table, ns_to_datetime
@@ -291,6 +291,11 @@ class BookBuilderProcessor:
             book.waiting_since_ts = event.exchange_ts
         if not valid and live and book.rest_resync and self._resync_due(book, event.exchange_ts):
             self.resync.request(key.decode(), book.exchange, book.native_symbol)
+
+    async def close(self) -> None:
+        """Called by the runtime at shutdown: stop resync fetches and their publisher."""
+        if self._resync is not None:
+            await self._resync.close()
 
     def end_batch(self, out: Output) -> None:
         """Publish the checkpoints taken at the end of the previous batch; take this batch's."""

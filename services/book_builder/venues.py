@@ -14,7 +14,7 @@ from schemas.common import ExchangeId
 from services.book_builder.core.builder import BookBuilder
 from services.book_builder.core.checksum import ChecksumFunction, WireUnits
 from services.book_builder.core.rules import BookSpec, SnapshotSource, book_spec_for
-from services.ingest.instruments import InstrumentCatalog, UnknownInstrument
+from services.instruments.catalog import InstrumentCatalog, UnknownInstrument
 
 log = logging.getLogger(__name__)
 

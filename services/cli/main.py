@@ -12,6 +12,7 @@ from rich.table import Table as RichTable
 
 from schemas.common import ExchangeId
 from schemas.topics import TOPICS, TOPICS_BY_NAME
+from services.registry import SERVICES
 from services.runtime.settings import get_settings
 
 app = typer.Typer(
@@ -27,50 +28,30 @@ app.add_typer(db_app, name="db")
 console = Console(stderr=True)
 
 
-def _services() -> dict[str, str]:
-    return {
-        "ingest": "venue WebSockets -> normalized md.* topics (PERPWATCH_INGEST_FEEDS)",
-        "book-builder": "md.book.v1 -> validated books -> book.bbo.v1, book.l2.v1 + book_bbo rows",
-        "matching": "venue.commands.v1 -> matching engine -> venue.events/trades/md.v1 (exactly once)",
-        "venue-recorder": "venue.events.v1 + venue.trades.v1 -> venue_orders, venue_trades rows",
-        "gateway": "REST + WebSocket order entry and market data of the matching venue",
-    }
-
-
 @app.command()
-def run(service: Annotated[str, typer.Argument(help="Service to run, e.g. book-builder.")]) -> None:
+def run(
+    service: Annotated[
+        str, typer.Argument(help="Service to run: " + ", ".join(s.name for s in SERVICES) + ".")
+    ],
+) -> None:
     """Run one service until SIGTERM or Ctrl-C (then it drains and exits)."""
-    from services.runtime.service import run_service
+    from services.registry import UnknownService
+    from services.registry import run as run_registered
 
-    settings = get_settings()
-    if service == "ingest":
-        from services.ingest.service import run_ingest
+    try:
+        run_registered(service, get_settings())
+    except UnknownService as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
 
-        run_ingest(settings)
-        return
-    if service == "matching":
-        from services.matching.service import run_matching
 
-        run_matching(settings)
-        return
-    if service == "venue-recorder":
-        from services.matching.recorder import run_venue_recorder
-
-        run_venue_recorder(settings)
-        return
-    if service == "gateway":
-        from services.matching.gateway import run_gateway
-
-        run_gateway(settings)
-        return
-    if service == "book-builder":
-        from services.book_builder.service import BookBuilderProcessor
-
-        run_service(BookBuilderProcessor(), settings)
-        return
-    known = ", ".join(_services())
-    console.print(f"[red]unknown service {service!r}[/red]; available: {known}")
-    raise typer.Exit(2)
+@app.command("services")
+def services_list() -> None:
+    """List the services `perpwatch run` knows (the registry Compose and Helm follow)."""
+    table = RichTable("service", "kind", "local port", "what it does")
+    for spec in SERVICES:
+        table.add_row(spec.name, spec.kind, str(spec.local_metrics_port), spec.summary)
+    Console().print(table)
 
 
 @topics_app.command("create")
@@ -235,6 +216,9 @@ def up(
     ] = "simulator",
     speed: Annotated[str, typer.Option(help="Replay speed: multiple of recorded time, or 'max'.")] = "10",
     stop_stack: Annotated[bool, typer.Option(help="Stop Kafka and PostgreSQL on exit.")] = True,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop by itself after this many seconds (default: run until Ctrl-C).")
+    ] = None,
 ) -> None:
     """Run the local pipeline: stack, topics, schema, services, and a data source feeding them."""
     from services.cli.up import run_local_pipeline
@@ -247,6 +231,7 @@ def up(
             source=source,  # type: ignore[arg-type]
             speed=_parse_speed(speed),
             stop_stack=stop_stack,
+            duration_s=duration,
         )
     )
 
@@ -256,8 +241,10 @@ def _mount_subcommands() -> None:
     from services.ingest.cli import register
     from services.ingest.instruments_cli import app as instruments_app
     from services.matching.cli import app as venue_app
+    from services.simulator.cli import simulate
 
     register(app)
+    app.command()(simulate)
     app.add_typer(instruments_app, name="instruments")
     app.add_typer(
         venue_app, name="venue", help="The perpwatch matching venue: run its core on a command file."

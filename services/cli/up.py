@@ -1,8 +1,9 @@
 """``perpwatch up`` (``make up``): the whole local pipeline on embedded defaults.
 
 Starts Kafka and PostgreSQL (deploy/local/stack.sh), creates the topics, migrates the schema,
-starts the services as child processes and feeds them, prints how to look at the data, and on
-Ctrl-C stops everything in order. Data sources:
+starts every service the registry marks ``local`` as a child process, feeds them, prints how to
+look at the data, and on Ctrl-C, SIGTERM or SIGHUP (or after ``--duration``) stops everything in
+order and prints whether each public topic's events equal its table's rows. Data sources:
 
 - ``simulator`` (default): ``perpwatch simulate`` serves every venue that has a simulator
   dialect on 127.0.0.1, and the real ingestors connect to it: no internet needed;
@@ -23,16 +24,17 @@ import psycopg
 from rich.console import Console
 
 from services.cli.progress import replay_with_progress
+from services.cli.reconcile import reconcile_sync
 from services.db.migrate import migrate
+from services.registry import SERVICES, ServiceSpec
+from services.registry import spec as spec_of
 from services.runtime.paths import binance_capture, repo_root
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Source = Literal["simulator", "replay", "live"]
-# Each child serves its metrics on its own port so they can run side by side.
-METRICS_PORTS = {"book-builder": 9101, "ingest": 9102}
 SIMULATED_SYMBOLS = ("BTC-USDT-PERP", "ETH-USDT-PERP")
 
 
@@ -53,12 +55,21 @@ def _child(args: list[str], settings: Settings, extra_env: dict[str, str]) -> su
     return subprocess.Popen([sys.executable, "-m", "services.cli", *args], env=env, start_new_session=True)
 
 
+class StopRequested(Exception):
+    """SIGTERM or SIGHUP reached ``perpwatch up``: stop the children as Ctrl-C does."""
+
+
+def _raise_stop(signum: int, _frame: object) -> None:
+    raise StopRequested(signal.Signals(signum).name)
+
+
 def _start_service(
-    name: str, settings: Settings, extra_env: dict[str, str] | None = None
+    spec: ServiceSpec, settings: Settings, extra_env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    port = METRICS_PORTS[name]
-    console.print(f"[bold]service[/bold] {name}: metrics on http://127.0.0.1:{port}/metrics")
-    return _child(["run", name], settings, {"PERPWATCH_METRICS_PORT": str(port), **(extra_env or {})})
+    port = spec.local_metrics_port
+    extra = f"; http://127.0.0.1:{spec.http_port}/docs" if spec.http_port else ""
+    console.print(f"[bold]service[/bold] {spec.name}: health on http://127.0.0.1:{port}/healthz{extra}")
+    return _child(["run", spec.name], settings, {"PERPWATCH_METRICS_PORT": str(port), **(extra_env or {})})
 
 
 def _start_simulator(settings: Settings, children: dict[str, subprocess.Popen[bytes]]) -> dict[str, str]:
@@ -100,12 +111,16 @@ def _start_simulator(settings: Settings, children: dict[str, subprocess.Popen[by
     return {"PERPWATCH_INGEST_FEEDS": feeds, "PERPWATCH_INGEST_ENDPOINTS": str(endpoints_file)}
 
 
-def _count_rows(settings: Settings) -> tuple[int, int]:
+WATCHED_TABLES = ("book_bbo", "market_trades", "funding_rates", "open_interest", "liquidations")
+
+
+def _count_rows(settings: Settings) -> dict[str, int]:
     with psycopg.connect(settings.database_url, connect_timeout=5) as conn:
-        row = conn.execute(
-            "SELECT (SELECT count(*) FROM book_bbo), (SELECT count(DISTINCT exchange) FROM book_bbo)"
-        ).fetchone()
-        return (int(row[0]), int(row[1])) if row else (0, 0)
+        counts = {}
+        for table in WATCHED_TABLES:
+            row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            counts[table] = int(row[0]) if row else 0
+        return counts
 
 
 def _print_hints(settings: Settings) -> None:
@@ -135,8 +150,17 @@ def _feed_replay(settings: Settings, speed: float | None) -> None:
     )
 
 
-def run_local_pipeline(settings: Settings, *, source: Source, speed: float | None, stop_stack: bool) -> int:
+def run_local_pipeline(
+    settings: Settings,
+    *,
+    source: Source,
+    speed: float | None,
+    stop_stack: bool,
+    duration_s: float | None = None,
+) -> int:
     children: dict[str, subprocess.Popen[bytes]] = {}
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    code = 0
     try:
         console.rule(f"perpwatch up ({source})")
         started = time.monotonic()
@@ -145,46 +169,83 @@ def run_local_pipeline(settings: Settings, *, source: Source, speed: float | Non
         console.print(f"[green]topics[/green] ready ({len(created)} created)")
         report = migrate(settings.database_url)
         console.print(f"[green]schema[/green] ready ({len(report.applied)} migration(s) applied)")
-        children["book-builder"] = _start_service("book-builder", settings)
+        # Consumers first, so they are subscribed before the first event arrives.
+        for spec in SERVICES:
+            if spec.local and spec.name != "ingest":
+                children[spec.name] = _start_service(spec, settings)
         if source == "simulator":
-            children["ingest"] = _start_service("ingest", settings, _start_simulator(settings, children))
+            children["ingest"] = _start_service(
+                spec_of("ingest"), settings, _start_simulator(settings, children)
+            )
         elif source == "live":
-            children["ingest"] = _start_service("ingest", settings)
+            children["ingest"] = _start_service(spec_of("ingest"), settings)
         console.print(f"stack and services up in {time.monotonic() - started:.1f}s")
         if source == "replay":
             _feed_replay(settings, speed)
         _print_hints(settings)
-        _watch(settings, children)
-        return 1
+        if not _watch(settings, children, duration_s):
+            code = 1
     except KeyboardInterrupt:
-        console.print("\nstopping...")
-        return 0
+        console.print("\nstopping (Ctrl-C)...")
+    except StopRequested as exc:
+        console.print(f"\nstopping ({exc})...")
     finally:
+        # A second signal while stopping must not leave children behind.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         _stop_children(children)
+        if children:
+            _print_reconciliation(settings)
         if stop_stack:
             _stack("stop")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code
 
 
-def _watch(settings: Settings, children: dict[str, subprocess.Popen[bytes]]) -> None:
-    """Shows data flowing until Ctrl-C; returns only when a child died."""
-    last_rows, last_at = -1, time.monotonic()
-    while True:
+def _watch(
+    settings: Settings, children: dict[str, subprocess.Popen[bytes]], duration_s: float | None
+) -> bool:
+    """Shows data flowing; returns False when a child died, True when the duration is over."""
+    last: dict[str, int] | None = None
+    last_at = time.monotonic()
+    until = None if duration_s is None else time.monotonic() + duration_s
+    while until is None or time.monotonic() < until:
         for name, child in children.items():
             if child.poll() is not None:
                 console.print(f"[red]{name} exited with code {child.returncode}[/red]")
-                return
-        rows, venues = _count_rows(settings)
+                return False
+        counts = _count_rows(settings)
         now = time.monotonic()
-        if rows != last_rows:
-            rate = (rows - last_rows) / (now - last_at) if last_rows >= 0 else 0.0
-            console.print(f"book_bbo rows: {rows} from {venues} venue(s) (+{rate:.0f}/s)")
-            last_rows, last_at = rows, now
-        time.sleep(5)
+        if counts != last:
+            rate = (counts["book_bbo"] - last["book_bbo"]) / (now - last_at) if last else 0.0
+            console.print(
+                "rows: "
+                + ", ".join(f"{table} {n}" for table, n in counts.items())
+                + f" (book_bbo +{rate:.0f}/s)"
+            )
+            last, last_at = counts, now
+        time.sleep(5 if until is None else max(0.0, min(5.0, until - time.monotonic())))
+    return True
+
+
+def _print_reconciliation(settings: Settings) -> None:
+    """Topic events against table rows after the services drained: the nothing-lost check."""
+    try:
+        results = reconcile_sync(settings)
+    except Exception as exc:  # the stack may already be gone; this is a report, not a gate
+        console.print(f"[yellow]could not compare topics with tables: {type(exc).__name__}: {exc}[/yellow]")
+        return
+    console.print("[bold]topics against tables[/bold]")
+    for result in results:
+        console.print(("  [green]" if result.equal else "  [red]") + result.line() + "[/]")
 
 
 def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
-    # Feeds first, then the consumers, so the consumers drain what was published.
-    order = [n for n in ("simulator", "ingest", "book-builder") if n in children]
+    # The feed first (ingest, then the simulator it reads, so it sees no venue vanish), then
+    # the consumers, so they drain what was published.
+    order: list[str] = [n for n in ("ingest", "simulator") if n in children]
+    order += [n for n in children if n not in order]
     for name in order:
         child = children[name]
         if child.poll() is None:
@@ -193,6 +254,7 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()
             console.print(f"[red]{name} did not drain in 30s and was killed[/red]")
         else:
             console.print(f"{name} stopped (exit {child.returncode})")

@@ -3,7 +3,7 @@
 On start the ingestors ask each venue's instrument endpoint for its perpetuals and keep the
 answer in a local cache (``PERPWATCH_INSTRUMENT_CACHE_DIR``), so a restart without network still
 uses the freshest metadata seen. When a venue cannot be reached, the cached copy, then the
-committed snapshot in ``instrument_snapshots/`` is used: normalization never depends on a
+committed snapshot in ``services/instruments/snapshots/`` is used: normalization never depends on a
 venue being reachable. ``perpwatch instruments refresh --write-snapshot`` updates the committed
 snapshot itself (for maintainers, when the venues are reachable).
 """
@@ -19,12 +19,12 @@ import orjson
 
 from schemas.common import ExchangeId
 from services.ingest.connector.rest import RestClient, RestError
-from services.ingest.instruments import Instrument, instrument_to_json
 from services.ingest.venue import VenueAdapter
+from services.instruments.catalog import Instrument, instrument_to_json
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_DIR = Path(__file__).resolve().parent / "instrument_snapshots"
+SNAPSHOT_DIR = Path(__file__).resolve().parents[1] / "instruments" / "snapshots"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def list_instruments(
     exchange: Annotated[ExchangeId | None, typer.Option(help="Only this venue.")] = None,
 ) -> None:
     """The instruments normalization uses now (committed snapshot overlaid with the refresh cache)."""
-    from services.ingest.instruments import load_snapshot
+    from services.instruments.catalog import load_snapshot
     from services.runtime.settings import get_settings
 
     catalog = load_snapshot(Path(get_settings().instrument_cache_dir))
@@ -56,8 +56,8 @@ def refresh(
     """Ask each venue's instrument endpoint for its perpetuals (needs the venues to be reachable)."""
     from services.ingest.instrument_refresh import SNAPSHOT_DIR, fetch_instruments
     from services.ingest.instrument_refresh import write_snapshot as write
-    from services.ingest.instruments import load_snapshot
     from services.ingest.venues import adapter_for, available_exchanges
+    from services.instruments.catalog import load_snapshot
     from services.runtime.settings import get_settings
 
     settings = get_settings()

@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from schemas.common import Side
-from services.ingest.instruments import Instrument, UnknownInstrument
 from services.ingest.normalizer import FrameRejected
+from services.instruments.catalog import Instrument, UnknownInstrument
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000

@@ -34,14 +34,13 @@ from services.ingest.connector.parse import (
     normalize_rest_open_interest,
     normalize_rest_snapshot,
 )
-from services.ingest.instruments import load_snapshot
 from services.ingest.normalizer import FrameRejected
 from services.ingest.topics import topic_for
 from services.ingest.venue import VenueAdapter
 from services.ingest.venues import adapter_for
-from services.runtime.codec import encode_key, encode_value
-from services.runtime.dead_letter import DEAD_LETTER_TOPIC, DeadLetterPublisher, dead_letter
-from services.runtime.kafka import make_producer
+from services.instruments.catalog import load_snapshot
+from services.runtime.dead_letter import dead_letter
+from services.runtime.publisher import Publisher
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
 
@@ -147,9 +146,8 @@ async def replay_capture(
     adapter = capture.adapter
     source = f"replay:{capture.exchange.value}"
     await ensure_topics(settings)
-    producer = make_producer(settings)
-    await producer.start()
-    dead_letters = DeadLetterPublisher(producer, SERVICE, settings.topic_name(DEAD_LETTER_TOPIC))
+    publisher = Publisher(settings, SERVICE)
+    await publisher.start()
     stats = ReplayStats(exchange=capture.exchange.value, format=capture.format)
     started = time.monotonic()
     first_recorded: int | None = None
@@ -166,7 +164,7 @@ async def replay_capture(
                 events = normalize_frame(adapter, frame)
             except FrameRejected as exc:
                 stats.rejected[exc.error_type] += 1
-                await dead_letters.publish(
+                await publisher.send_dead_letter(
                     dead_letter(
                         service=SERVICE,
                         source=source,
@@ -178,14 +176,12 @@ async def replay_capture(
                 continue
             for event in events or ():
                 topic = topic_for(event)
-                await producer.send(
-                    settings.topic_name(topic), encode_value(event), key=encode_key(event.key)
-                )
+                await publisher.send(topic, event)
                 stats.events[topic] += 1
             if on_frame is not None:
                 on_frame(stats)
-        await producer.flush()
+        await publisher.confirm()
     finally:
-        await producer.stop()
+        await publisher.stop()
         stats.seconds = time.monotonic() - started
     return stats

@@ -4,7 +4,7 @@
 publishes what they produce: events on ``md.*`` keyed ``exchange:symbol`` (one instrument's
 events share a partition, in venue order, REST snapshots included), connector lifecycle on
 ``md.status.v1``, rejected frames on ``dlq.v1``. Metrics and health are on the observability
-port. SIGTERM stops the connectors (closing their sockets), then flushes the producer: every
+port. SIGTERM stops the connectors (closing their sockets), then confirms every delivery: every
 frame received before the stop is published.
 
 Book resync: ``IngestService.request_snapshot(exchange, native_symbol)`` fetches a fresh REST
@@ -21,31 +21,24 @@ by ``;`` (symbols native or canonical, channels default to all the venue offers)
 import asyncio
 import contextlib
 import logging
-import signal
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaProducer
-from prometheus_client import Counter
 
 from schemas.common import ExchangeId, InstrumentEvent
 from schemas.dead_letter import DeadLetter
 from schemas.market_data import ConnectorStatus
 from services.ingest.connector import ConnectorOptions, VenueConnector, resolve_symbols
 from services.ingest.instrument_refresh import refresh_into_cache
-from services.ingest.instruments import InstrumentCatalog, load_snapshot
 from services.ingest.topics import topic_for
 from services.ingest.venue import Channel
 from services.ingest.venues import adapter_for
-from services.runtime.codec import encode_key, encode_value
-from services.runtime.dead_letter import DEAD_LETTER_TOPIC, DeadLetterPublisher
-from services.runtime.kafka import make_producer
-from services.runtime.logs import configure_logging
-from services.runtime.metrics import EVENTS_PUBLISHED
+from services.instruments.catalog import InstrumentCatalog, load_snapshot
 from services.runtime.observability import Health, ObservabilityServer
+from services.runtime.process import run_process
+from services.runtime.publisher import Publisher, PublisherStopped
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
 
@@ -93,39 +86,27 @@ def endpoint_overrides(source: str) -> dict[ExchangeId, ConnectorOptions]:
 
 
 class KafkaEventSink:
-    """Connector output to Kafka: events keyed ``exchange:symbol``, status keyed by exchange."""
+    """Connector output to Kafka: events keyed ``exchange:symbol``, status keyed by exchange.
 
-    def __init__(self, producer: AIOKafkaProducer, settings: Settings) -> None:
-        self._producer = producer
-        self._settings = settings
-        self._dead_letters = DeadLetterPublisher(producer, SERVICE, settings.topic_name(DEAD_LETTER_TOPIC))
-        self._topics: dict[str, str] = {}
-        self._published: dict[str, Counter] = {}
+    Deliveries are confirmed in the background (``IngestService`` calls ``publisher.confirm()``
+    twice a second and at stop); a failed record is sent again on a new producer.
+    """
+
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
         self.events_published = 0
 
-    def _physical(self, logical: str) -> str:
-        name = self._topics.get(logical)
-        if name is None:
-            name = self._topics[logical] = self._settings.topic_name(logical)
-            self._published[logical] = EVENTS_PUBLISHED.labels(SERVICE, logical)
-        return name
-
     async def events(self, events: list[InstrumentEvent]) -> None:
-        send = self._producer.send
+        send = self.publisher.send
         for event in events:
-            logical = topic_for(event)
-            await send(self._physical(logical), encode_value(event), key=encode_key(event.key))
-            self._published[logical].inc()
+            await send(topic_for(event), event)
         self.events_published += len(events)
 
     async def status(self, status: ConnectorStatus) -> None:
-        await self._producer.send(
-            self._physical(STATUS_TOPIC), encode_value(status), key=encode_key(status.key)
-        )
-        self._published[STATUS_TOPIC].inc()
+        await self.publisher.send(STATUS_TOPIC, status)
 
     async def reject(self, letter: DeadLetter) -> None:
-        await self._dead_letters.publish(letter)
+        await self.publisher.send_dead_letter(letter)
 
 
 class IngestService:
@@ -176,14 +157,14 @@ class IngestService:
 
     async def run(self) -> None:
         await self._server.start()
-        producer: AIOKafkaProducer | None = None
+        publisher: Publisher | None = None
         tasks: list[asyncio.Task[None]] = []
         beating: asyncio.Task[None] | None = None
         try:
             await ensure_topics(self.settings)
-            producer = make_producer(self.settings)
-            await producer.start()
-            self.sink = KafkaEventSink(producer, self.settings)
+            publisher = Publisher(self.settings, SERVICE, stopping=self._stopping)
+            await publisher.start()
+            self.sink = KafkaEventSink(publisher)
             for adapter, natives, feed in self._plan:
                 connector = VenueConnector(
                     adapter,
@@ -196,7 +177,7 @@ class IngestService:
                 self.connectors[feed.exchange] = connector
                 tasks.append(asyncio.create_task(connector.run()))
             self.health.set_ready("starting", True)
-            beating = asyncio.create_task(self._heartbeat())
+            beating = asyncio.create_task(self._heartbeat(publisher))
             log.info(
                 "ingest started",
                 extra={"feeds": [f"{f.exchange.value}:{','.join(f.symbols)}" for f in self.feeds]},
@@ -210,19 +191,38 @@ class IngestService:
             await asyncio.gather(*tasks, return_exceptions=True)
             if beating is not None:
                 beating.cancel()
-            if producer is not None:
-                await producer.flush()
-                await producer.stop()
+            if publisher is not None:
+                with contextlib.suppress(PublisherStopped):
+                    await publisher.confirm()
+                await publisher.stop()
             await self._server.stop()
             log.info("ingest stopped", extra={"events": self.sink.events_published if self.sink else 0})
 
-    async def _heartbeat(self) -> None:
+    async def _confirm_deliveries(self, publisher: Publisher) -> None:
+        """Twice a second: wait for what was sent, resending failures on a new producer."""
         while True:
+            await publisher.confirm()
+            await asyncio.sleep(0.5)
+
+    async def _heartbeat(self, publisher: Publisher) -> None:
+        confirming = asyncio.create_task(self._confirm_deliveries(publisher))
+        try:
+            await self._beat(publisher, confirming)
+        finally:
+            confirming.cancel()
+            with contextlib.suppress(asyncio.CancelledError, PublisherStopped):
+                await confirming
+
+    async def _beat(self, publisher: Publisher, confirming: "asyncio.Task[None]") -> None:
+        while True:
+            if confirming.done() and not confirming.cancelled() and confirming.exception() is not None:
+                raise RuntimeError("delivery confirmation stopped") from confirming.exception()
             self.health.beat()
+            self.health.components["producer"] = publisher.state
             for exchange, connector in self.connectors.items():
                 up = all(c.connected.is_set() for c in connector.connections)
                 self.health.set_ready(f"feed {exchange.value}", up, "a connection is down")
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
 
 
 def feeds_from_settings(settings: Settings) -> tuple[list[FeedSpec], dict[ExchangeId, ConnectorOptions]]:
@@ -250,20 +250,13 @@ def run_ingest(
     options: Mapping[ExchangeId, ConnectorOptions] | None = None,
 ) -> None:
     """Entry point of ``perpwatch run ingest``: runs until SIGTERM or SIGINT, then drains."""
-    configure_logging(SERVICE, settings.log_level, settings.log_format)
     if feeds is None:
         feeds, env_options = feeds_from_settings(settings)
         options = options or env_options
+    planned: list[FeedSpec] = feeds
 
-    async def main() -> None:
-        catalog = await refreshed_catalog(feeds, options or {}, Path(settings.instrument_cache_dir))
-        service = IngestService(feeds, settings, options=options, catalog=catalog)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, service.request_stop)
-        started = time.monotonic()
-        await service.run()
-        log.info("exited cleanly", extra={"uptime_s": round(time.monotonic() - started, 1)})
+    async def build() -> IngestService:
+        catalog = await refreshed_catalog(planned, options or {}, Path(settings.instrument_cache_dir))
+        return IngestService(planned, settings, options=options, catalog=catalog)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    run_process(SERVICE, settings, build)

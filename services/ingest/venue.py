@@ -10,8 +10,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from schemas.common import ExchangeId
-from services.ingest.instruments import Instrument
 from services.ingest.normalizer import JsonObject, VenueNormalizer
+from services.instruments.catalog import Instrument
 
 
 class Channel(StrEnum):

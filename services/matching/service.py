@@ -25,7 +25,6 @@ does not try to continue: it aborts and exits (crash-only); the next start resto
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -43,9 +42,9 @@ from services.matching.snapshots import EngineSnapshot, ensure_snapshot_topic, l
 from services.matching.topics import COMMANDS_TOPIC, output_topic
 from services.runtime.dead_letter import DEAD_LETTER_TOPIC, DeadLetterPublisher, dead_letter
 from services.runtime.kafka import RebalanceHooks, make_consumer, make_producer
-from services.runtime.logs import configure_logging
 from services.runtime.metrics import EVENTS_PUBLISHED, MESSAGES_CONSUMED, OFFSET_COMMITS
 from services.runtime.observability import Health, ObservabilityServer
+from services.runtime.process import run_process
 from services.runtime.settings import Settings, get_settings
 from services.runtime.topics import ensure_topics, partitions_of
 
@@ -332,17 +331,7 @@ class MatchingService:
 
 def run_matching(settings: Settings) -> None:
     """Entry point of ``perpwatch run matching``: runs until SIGTERM or SIGINT."""
-    configure_logging(SERVICE, settings.log_level, settings.log_format)
-
-    async def main() -> None:
-        service = MatchingService(settings)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, service.request_stop)
-        await service.run()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    run_process(SERVICE, settings, lambda: MatchingService(settings))
 
 
 if __name__ == "__main__":

@@ -14,18 +14,16 @@ so a read_committed reader sees everything up to the end. A large book is split 
 compaction keeps the latest value per ``partition:chunk`` key.
 """
 
-import contextlib
 import logging
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from services.runtime.settings import Settings
+from services.runtime.state_topic import ensure_state_topic, read_to_end
 
 log = logging.getLogger(__name__)
 
@@ -98,25 +96,7 @@ class SnapshotAssembler:
 
 
 async def ensure_snapshot_topic(settings: Settings, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        name = settings.topic_name(SNAPSHOT_TOPIC)
-        if name in set(await admin.list_topics()):
-            return
-        with contextlib.suppress(TopicAlreadyExistsError):  # another instance won the race
-            await admin.create_topics(
-                [
-                    NewTopic(
-                        name=name,
-                        num_partitions=partitions,
-                        replication_factor=settings.topic_replication,
-                        topic_configs=SNAPSHOT_TOPIC_CONFIG,
-                    )
-                ]
-            )
-    finally:
-        await admin.close()
+    await ensure_state_topic(settings, SNAPSHOT_TOPIC, partitions, SNAPSHOT_TOPIC_CONFIG)
 
 
 async def send_snapshot(producer: AIOKafkaProducer, settings: Settings, snapshot: EngineSnapshot) -> int:
@@ -131,23 +111,8 @@ async def send_snapshot(producer: AIOKafkaProducer, settings: Settings, snapshot
 
 async def load_snapshot(settings: Settings, partition: int) -> EngineSnapshot | None:
     """The latest committed snapshot of a command partition, or None."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-    )
-    await consumer.start()
-    try:
-        tp = TopicPartition(settings.topic_name(SNAPSHOT_TOPIC), partition)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        assembler = SnapshotAssembler()
-        while await consumer.position(tp) < end:
-            for records in (await consumer.getmany(tp, timeout_ms=500)).values():
-                for record in records:
-                    assembler.add(record.value)
-        return assembler.latest(partition)
-    finally:
-        await consumer.stop()
+    assembler = SnapshotAssembler()
+    tp = TopicPartition(settings.topic_name(SNAPSHOT_TOPIC), partition)
+    for record in await read_to_end(settings, [tp]):
+        assembler.add(record.value)
+    return assembler.latest(partition)

@@ -37,6 +37,54 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class RetriableKafkaNotice(logging.Filter):
+    """Logs aiokafka's retriable coordinator errors at WARNING instead of ERROR.
+
+    On a fresh broker the first FindCoordinator request of every group fails with
+    GroupCoordinatorNotAvailable while Kafka creates ``__consumer_offsets``; aiokafka logs that
+    at ERROR and retries by itself. ERROR lines are reserved for what an operator must act on.
+    """
+
+    RETRIABLE = (
+        "GroupCoordinatorNotAvailableError",
+        "NotCoordinatorForGroupError",
+        "CoordinatorLoadInProgress",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and any(name in record.getMessage() for name in self.RETRIABLE):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+class RepeatLimiter(logging.Filter):
+    """At most one line per aiokafka message template every ``interval_s``, with the count it stood for.
+
+    While the broker is down aiokafka logs every reconnect attempt of every connection, hundreds
+    of lines a second; one line per template every few seconds says the same.
+    """
+
+    def __init__(self, prefix: str = "aiokafka", interval_s: float = 10.0) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self._interval = interval_s
+        self._last: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not record.name.startswith(self.prefix):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is None or now - last[0] >= self._interval:
+            if last is not None and last[1]:
+                record.msg = f"{record.msg} (and {last[1]} more like it in {now - last[0]:.0f}s)"
+            self._last[key] = (now, 0)
+            return True
+        self._last[key] = (last[0], last[1] + 1)
+        return False
+
+
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
@@ -48,3 +96,8 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     root.setLevel(level.upper())
     # aiokafka logs every coordinator hiccup at WARNING/ERROR during normal group joins.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    if not any(isinstance(f, RetriableKafkaNotice) for f in coordinator.filters):
+        coordinator.addFilter(RetriableKafkaNotice())
+    # Logger filters apply only to records logged on that very logger, so the handler limits.
+    handler.addFilter(RepeatLimiter())

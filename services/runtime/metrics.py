@@ -1,6 +1,6 @@
 """Prometheus metrics shared by every service, labelled by service so one dashboard fits all."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES_CONSUMED = Counter(
     "perpwatch_messages_consumed_total", "Kafka records consumed.", ["service", "topic"]
@@ -25,4 +25,7 @@ SINK_RETRIES = Counter(
 )
 OFFSET_COMMITS = Counter(
     "perpwatch_offset_commits_total", "Kafka offset commits after a durable sink commit.", ["service"]
+)
+CONSUMER_LAG = Gauge(
+    "perpwatch_consumer_lag", "Records on the input topic not yet consumed.", ["service", "topic"]
 )

@@ -7,7 +7,9 @@ partitions and its database, so Kubernetes only routes to (and waits for) a work
 import asyncio
 import logging
 import time
+from typing import Any
 
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 log = logging.getLogger(__name__)
@@ -17,9 +19,22 @@ STALL_AFTER_S = 60.0
 
 
 class Health:
-    def __init__(self) -> None:
+    """What /healthz and /readyz report: liveness, readiness with reasons, and what feeds them.
+
+    Status, for an operator at a glance:
+    - ``unhealthy``: the main loop has not turned for ``STALL_AFTER_S`` (liveness fails);
+    - ``degraded``: alive but not ready (the reasons say why: database, kafka, a feed...);
+    - ``healthy``: alive and ready.
+    """
+
+    def __init__(self, service: str = "") -> None:
+        self.service = service
         self._ready_reasons: dict[str, str] = {"starting": "service is starting"}
-        self._last_beat = time.monotonic()
+        self._started = time.monotonic()
+        self._last_beat = self._started
+        self._last_input: dict[str, float] = {}
+        self.lag: dict[str, int] = {}
+        self.components: dict[str, str] = {}
 
     def beat(self) -> None:
         self._last_beat = time.monotonic()
@@ -29,6 +44,9 @@ class Health:
             self._ready_reasons.pop(component, None)
         else:
             self._ready_reasons[component] = reason or "not ready"
+
+    def saw_input(self, topic: str) -> None:
+        self._last_input[topic] = time.monotonic()
 
     @property
     def ready(self) -> bool:
@@ -40,6 +58,34 @@ class Health:
     @property
     def alive(self) -> bool:
         return time.monotonic() - self._last_beat < STALL_AFTER_S
+
+    def report(self) -> dict[str, Any]:
+        now = time.monotonic()
+        if not self.alive:
+            status, reason = "unhealthy", f"main loop stalled for {now - self._last_beat:.0f}s"
+        elif not self.ready:
+            status = "degraded"
+            reason = "; ".join(f"{k}: {v}" for k, v in self._ready_reasons.items())
+        else:
+            status, reason = "healthy", ""
+        return {
+            "service": self.service,
+            "status": status,
+            "reason": reason,
+            "ready": self.ready and self.alive,
+            "uptime_s": round(now - self._started, 1),
+            "inputs": {
+                topic: {
+                    "last_message_age_s": round(now - seen, 1)
+                    if (seen := self._last_input.get(topic))
+                    else None,
+                    "consumer_lag": self.lag.get(topic),
+                }
+                for topic in sorted(self._last_input.keys() | self.lag.keys())
+            },
+            "components": dict(self.components),
+            "not_ready": self.not_ready_reasons(),
+        }
 
 
 class ObservabilityServer:
@@ -69,14 +115,10 @@ class ObservabilityServer:
     def _route(self, path: str) -> tuple[int, str, bytes]:
         if path == "/metrics":
             return 200, CONTENT_TYPE_LATEST, generate_latest(self._registry)
-        if path == "/healthz":
-            ok = self._health.alive
-            return (200 if ok else 503), "text/plain", b"ok\n" if ok else b"main loop stalled\n"
-        if path == "/readyz":
-            if self._health.ready:
-                return 200, "text/plain", b"ready\n"
-            reasons = "".join(f"{k}: {v}\n" for k, v in self._health.not_ready_reasons().items())
-            return 503, "text/plain", reasons.encode()
+        if path in ("/healthz", "/readyz"):
+            report = self._health.report()
+            ok = report["status"] != "unhealthy" if path == "/healthz" else report["ready"]
+            return (200 if ok else 503), "application/json", orjson.dumps(report) + b"\n"
         return 404, "text/plain", b"not found\n"
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

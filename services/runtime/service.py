@@ -21,29 +21,30 @@ Optional processor hooks, found by name so that a processor that does not need t
   state can be replayed up to the committed offsets. Offsets are never committed below the
   committed position found at assignment, so a crash during the replay loses nothing.
 - ``end_batch(out)``: called after the last record of a batch, before anything is written.
+- ``async close()``: called once at shutdown, after the last batch was committed.
 """
 
 import asyncio
-import contextlib
 import logging
-import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
+from schemas.dead_letter import DeadLetter
 from schemas.topics import TopicContract, topic
-from services.runtime.codec import encode_key, encode_value, event_key
-from services.runtime.dead_letter import DEAD_LETTER_TOPIC, DeadLetterPublisher, dead_letter
-from services.runtime.kafka import RebalanceHooks, make_consumer, make_producer
-from services.runtime.logs import configure_logging
-from services.runtime.metrics import EVENTS_PUBLISHED, MESSAGES_CONSUMED, OFFSET_COMMITS
+from services.runtime.dead_letter import dead_letter
+from services.runtime.kafka import RebalanceHooks, make_consumer
+from services.runtime.metrics import CONSUMER_LAG, MESSAGES_CONSUMED, OFFSET_COMMITS
 from services.runtime.observability import Health, ObservabilityServer
+from services.runtime.process import run_process
+from services.runtime.publisher import DeliveryFailed, Publisher, PublisherStopped, transactional_id_for
 from services.runtime.settings import Settings
 from services.runtime.sink import Row, SinkStopped, Table, TimescaleSink
 from services.runtime.topics import ensure_topics
@@ -62,16 +63,33 @@ class RejectedInput(Exception):
 
 @dataclass
 class Output:
-    """What a batch produces: rows per table and events per topic, in order."""
+    """What a batch produces: rows per table, events per topic in order, and late rejections."""
 
+    service: str = "unknown"
     rows: dict[Table, list[Row]] = field(default_factory=lambda: defaultdict(list))
     events: list[tuple[str, BaseModel]] = field(default_factory=list)
+    rejected: list[DeadLetter] = field(default_factory=list)
 
     def add_row(self, table: Table, row: Row) -> None:
         self.rows[table].append(row)
 
     def publish(self, topic_name: str, event: BaseModel) -> None:
         self.events.append((topic_name, event))
+
+    def reject(
+        self, *, source: str, error_type: str, reason: str, payload: bytes | str, key: str | None = None
+    ) -> None:
+        """Dead-letter an input the core only finds unusable later (e.g. a trade past a bar's grace)."""
+        self.rejected.append(
+            dead_letter(
+                service=self.service,
+                source=source,
+                payload=payload,
+                error_type=error_type,
+                error=reason,
+                key=key,
+            )
+        )
 
 
 class Processor(Protocol):
@@ -89,10 +107,26 @@ class Processor(Protocol):
 
 
 class StreamService:
-    def __init__(self, processor: Processor, settings: Settings, *, max_records: int = 2000) -> None:
+    """Runs one processor: consume a batch, core, sink, publish and commit in one transaction.
+
+    ``transactional=False`` (benchmarks only) publishes with confirmed delivery and commits
+    offsets through the consumer instead: still nothing lost, but a batch retried after a
+    partial delivery can leave duplicates on the output topics.
+    """
+
+    def __init__(
+        self,
+        processor: Processor,
+        settings: Settings,
+        *,
+        max_records: int = 2000,
+        transactional: bool = True,
+    ) -> None:
         self.processor = processor
         self.settings = settings
-        self.health = Health()
+        self.health = Health(processor.service)
+        self.group_id = f"{settings.consumer_group_prefix}.{processor.service}"
+        self._transactional = transactional
         self.stopping = asyncio.Event()
         self._max_records = max_records
         # Keyed by the broker-side name, which carries the namespace prefix when one is set.
@@ -112,7 +146,7 @@ class StreamService:
         self._assignment_epoch = 0
         self._batch_lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
+        self._publisher: Publisher | None = None
         self._sink = TimescaleSink(
             settings.database_url,
             health=self.health,
@@ -120,7 +154,7 @@ class StreamService:
             stopping=self.stopping,
         )
         self._server = ObservabilityServer(self.health, settings.metrics_port)
-        self._dead_letters: DeadLetterPublisher | None = None
+        self._logical = {settings.topic_name(name): name for name in processor.inputs}
 
     @property
     def metrics_port(self) -> int:
@@ -131,47 +165,84 @@ class StreamService:
             log.info("stop requested: finishing the current batch")
             self.stopping.set()
 
+    @property
+    def publisher(self) -> Publisher:
+        assert self._publisher is not None, "service not started"
+        return self._publisher
+
     async def run(self) -> None:
-        name = self.processor.service
         await self._server.start()
+        try:
+            await self._start()
+            await self._consume()
+        except (SinkStopped, PublisherStopped) as exc:
+            log.warning(str(exc))
+        finally:
+            await self._shutdown()
+
+    async def _start(self) -> None:
+        self.health.set_ready("database", False, "not checked yet")
+        await self._sink.check()
         await ensure_topics(self.settings)
-        self._producer = make_producer(self.settings)
-        await self._producer.start()
-        self._dead_letters = DeadLetterPublisher(
-            self._producer, name, self.settings.topic_name(DEAD_LETTER_TOPIC)
+        transactional_id = transactional_id_for(self.settings, self.group_id) if self._transactional else None
+        self._publisher = Publisher(
+            self.settings, self.processor.service, transactional_id=transactional_id, stopping=self.stopping
         )
-        self._consumer = make_consumer(
-            self.settings, group_id=f"{self.settings.consumer_group_prefix}.{name}"
-        )
+        await self._publisher.start()
+        self._consumer = make_consumer(self.settings, group_id=self.group_id)
         self._consumer.subscribe(
             list(self._contracts), listener=RebalanceHooks(self._on_revoked, self._on_assigned)
         )
         self.health.set_ready("kafka", False, "waiting for partition assignment")
         self.health.set_ready("starting", True)
         await self._consumer.start()
-        log.info("service started", extra={"inputs": list(self.processor.inputs)})
-        try:
-            while not self.stopping.is_set():
-                self.health.beat()
-                epoch = self._assignment_epoch
-                batch = await self._consumer.getmany(timeout_ms=200, max_records=self._max_records)
-                if batch:
-                    async with self._batch_lock:
-                        if epoch == self._assignment_epoch:
-                            await self._process(batch)
-                        else:
-                            await self._put_back(batch)
-        except SinkStopped as exc:
-            log.warning(str(exc))
-        finally:
-            await self._shutdown()
+        log.info(
+            "service started",
+            extra={"inputs": list(self.processor.inputs), "transactional_id": transactional_id},
+        )
+
+    async def _consume(self) -> None:
+        assert self._consumer is not None
+        last_lag = 0.0
+        while not self.stopping.is_set():
+            self.health.beat()
+            epoch = self._assignment_epoch
+            batch = await self._consumer.getmany(timeout_ms=200, max_records=self._max_records)
+            if batch:
+                async with self._batch_lock:
+                    if epoch == self._assignment_epoch:
+                        await self._process(batch)
+                    else:
+                        await self._put_back(batch)
+            if time.monotonic() - last_lag > 5:
+                last_lag = time.monotonic()
+                await self._update_lag()
+
+    async def _update_lag(self) -> None:
+        assert self._consumer is not None
+        lag: dict[str, int] = defaultdict(int)
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            position = await self._consumer.position(tp)
+            lag[self._logical.get(tp.topic, tp.topic)] += max(0, highwater - position)
+        for name, value in lag.items():
+            CONSUMER_LAG.labels(self.processor.service, name).set(value)
+        self.health.lag = dict(lag)
+        self.health.components["sink"] = self._sink.state
+        if self._publisher is not None:
+            self.health.components["producer"] = self._publisher.state
 
     async def _shutdown(self) -> None:
         self.health.set_ready("stopping", False, "shutting down")
         if self._consumer is not None:
             await self._consumer.stop()
-        if self._producer is not None:
-            await self._producer.stop()
+        if self._publisher is not None:
+            await self._publisher.stop()
+        close = getattr(self.processor, "close", None)
+        if close is not None:
+            await close()
         await self._sink.close()
         await self._server.stop()
         log.info("service stopped")
@@ -218,11 +289,23 @@ class StreamService:
                 self._consumer.seek(tp, records[0].offset)
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
-        assert self._consumer is not None
-        assert self._producer is not None
-        assert self._dead_letters is not None
-        out = Output()
-        rejected = []
+        """Run the core once over the batch, then sink, publish and commit until that succeeds."""
+        out, rejected = self._run_core(batch)
+        await self._write_rows(out, rejected)
+        offsets = {
+            tp: records[-1].offset + 1
+            for tp, records in batch.items()
+            if records[-1].offset + 1 > self._resume_at.get(tp, -1)
+        }
+        await self._publish_and_commit(out.events, rejected, offsets)
+        for tp in batch:
+            self.health.saw_input(self._logical.get(tp.topic, tp.topic))
+
+    def _run_core(
+        self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> tuple[Output, list[DeadLetter]]:
+        out = Output(service=self.processor.service)
+        rejected: list[DeadLetter] = []
         for tp, records in batch.items():
             MESSAGES_CONSUMED.labels(self.processor.service, tp.topic).inc(len(records))
             source = self._contracts[tp.topic].name
@@ -245,6 +328,10 @@ class StreamService:
         end_batch = getattr(self.processor, "end_batch", None)
         if end_batch is not None:
             end_batch(out)
+        rejected.extend(out.rejected)
+        return out, rejected
+
+    async def _write_rows(self, out: Output, rejected: list[DeadLetter]) -> None:
         chunk = self.settings.sink_batch_rows
         for table, all_rows in out.rows.items():
             results = [
@@ -260,22 +347,51 @@ class StreamService:
                         error=bad.error,
                     )
                 )
-        for topic_name, event in out.events:
-            await self._producer.send(
-                self.settings.topic_name(topic_name), encode_value(event), key=encode_key(event_key(event))
-            )
-            EVENTS_PUBLISHED.labels(self.processor.service, topic_name).inc()
-        for letter in rejected:
-            await self._dead_letters.publish(letter)
-        await self._producer.flush()
-        offsets = {
-            tp: records[-1].offset + 1
-            for tp, records in batch.items()
-            if records[-1].offset + 1 > self._resume_at.get(tp, -1)
-        }
-        if offsets:
-            await self._consumer.commit(offsets)
-            OFFSET_COMMITS.labels(self.processor.service).inc()
+
+    async def _publish_and_commit(
+        self,
+        events: list[tuple[str, BaseModel]],
+        rejected: list[DeadLetter],
+        offsets: dict[TopicPartition, int],
+    ) -> None:
+        """Publish the batch's events and dead letters and commit its offsets, all or nothing.
+
+        The core ran once; its outputs are kept, so a failed attempt is simply published again
+        (on a new producer): transactional mode aborts the failed attempt, so it is never seen.
+        """
+        publisher = self._publisher
+        assert publisher is not None
+        assert self._consumer is not None
+        backoff = 0.2
+        while True:
+            try:
+                if publisher.transactional:
+                    await publisher.begin()
+                for topic_name, event in events:
+                    await publisher.send(topic_name, event)
+                for letter in rejected:
+                    await publisher.send_dead_letter(letter)
+                if publisher.transactional:
+                    await publisher.commit(offsets, self.group_id)
+                else:
+                    await publisher.confirm()
+                    if offsets:
+                        await self._consumer.commit(offsets)
+                if offsets:
+                    OFFSET_COMMITS.labels(self.processor.service).inc()
+                self.health.set_ready("kafka producer", True)
+                return
+            except (DeliveryFailed, KafkaError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                self.health.set_ready("kafka producer", False, reason[:200])
+                if self.stopping.is_set():
+                    raise PublisherStopped(
+                        "stopping with an unpublished batch; offsets stay uncommitted"
+                    ) from exc
+                await publisher.abort()
+                await publisher.replace(reason)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     def _handle(
         self, decode: Callable[[bytes], Any], record: ConsumerRecord[bytes, bytes], out: Output
@@ -309,16 +425,4 @@ def _short_validation_error(exc: ValidationError) -> str:
 
 def run_service(processor: Processor, settings: Settings) -> None:
     """Entry point of `perpwatch run <service>`: runs until SIGTERM or SIGINT, then drains."""
-    configure_logging(processor.service, settings.log_level, settings.log_format)
-
-    async def main() -> None:
-        service = StreamService(processor, settings)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, service.request_stop)
-        started = time.monotonic()
-        await service.run()
-        log.info("exited cleanly", extra={"uptime_s": round(time.monotonic() - started, 1)})
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    run_process(processor.service, settings, lambda: StreamService(processor, settings))

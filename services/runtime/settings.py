@@ -38,6 +38,13 @@ class Settings(BaseSettings):
         default="",
         description="Prefix for every topic name (e.g. 'staging.'): isolates environments sharing a cluster.",
     )
+    instance_id: str = Field(
+        default="",
+        description=(
+            "This replica's stable name; with the consumer group it forms the Kafka transactional id, "
+            "so a restarted replica fences its predecessor. Empty: the host name (the pod name on Kubernetes)."
+        ),
+    )
     consumer_group_prefix: str = Field(
         default="perpwatch", description="Consumer groups are named <prefix>.<service>."
     )

@@ -79,6 +79,32 @@ class TimescaleSink:
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._staged: set[str] = set()
 
+    @property
+    def state(self) -> str:
+        if self._conn is None or self._conn.closed:
+            return "disconnected"
+        return "connected"
+
+    async def check(self) -> None:
+        """Wait until the database answers a real query (a wrong password is not ready)."""
+        backoff = self._initial_backoff
+        while True:
+            try:
+                conn = await self._connection()
+                async with conn.transaction():
+                    await conn.execute("SELECT 1")
+                if self._health is not None:
+                    self._health.set_ready("database", True)
+                return
+            except psycopg.Error as exc:
+                await self._drop_connection()
+                reason = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:200]
+                if self._health is not None:
+                    self._health.set_ready("database", False, reason)
+                log.warning("database not ready", extra={"error": reason, "retry_in_s": round(backoff, 2)})
+                await self._sleep_or_stop(backoff)
+                backoff = min(self._max_backoff, backoff * 2)
+
     async def close(self) -> None:
         if self._conn is not None:
             await self._conn.close()

@@ -1,6 +1,8 @@
 """Creating and describing the registry's topics on a broker, idempotently."""
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -53,9 +55,35 @@ async def ensure_topics(settings: Settings, contracts: tuple[TopicContract, ...]
                 pass  # another pod won the race; that is the idempotent outcome
         if created:
             log.info("topics created", extra={"topics": created})
+        await wait_for_leaders(admin, [settings.topic_name(c.name) for c in contracts])
         return created
     finally:
         await admin.close()
+
+
+async def wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 60.0) -> None:
+    """Return once every partition of these topics has a leader.
+
+    A producer that sends to a partition whose leader is not elected yet gets
+    NotLeaderForPartition, and aiokafka's idempotent producer can then break for good
+    (OutOfOrderSequenceNumber on every later send). So nothing is sent before this returns.
+    """
+    deadline = time.monotonic() + timeout_s
+    waiting: list[str] = list(names)
+    while True:
+        descriptions = await admin.describe_topics(waiting) if waiting else []
+        waiting = [
+            d["topic"]
+            for d in descriptions
+            if d.get("error_code", 0) != 0
+            or not d["partitions"]
+            or any(p.get("leader", -1) < 0 or p.get("error_code", 0) != 0 for p in d["partitions"])
+        ]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics without a leader after {timeout_s:.0f}s: {', '.join(waiting)}")
+        await asyncio.sleep(0.1)
 
 
 async def describe_topics(settings: Settings, names: list[str]) -> list[TopicState]:

@@ -12,9 +12,9 @@ from aiokafka.structs import ConsumerRecord
 from schemas.common import ExchangeId
 from schemas.market_data import BookDelta, BookSnapshot
 from services.book_builder.service import BookBuilderProcessor, decode_input
-from services.ingest.instruments import load_snapshot
 from services.ingest.venues import normalizer_for
-from services.runtime.kafka import make_producer
+from services.instruments.catalog import load_snapshot
+from services.runtime.publisher import Publisher
 from services.runtime.service import Output
 from services.runtime.settings import Settings
 from services.runtime.topics import partitions_of
@@ -45,18 +45,18 @@ def binance_payloads(capture: Path) -> list[bytes]:
 
 async def produce(settings: Settings, payloads: list[bytes], *, chunk: int = 0, pause_s: float = 0.0) -> None:
     """Publish payloads to md.book.v1 in order; ``chunk``/``pause_s`` pace them."""
-    producer = make_producer(settings)
-    await producer.start()
+    publisher = Publisher(settings, "tests")
+    await publisher.start()
     try:
         topic = settings.topic_name("md.book.v1")
         for index, payload in enumerate(payloads, start=1):
-            await producer.send(topic, payload, key=KEY)
+            await publisher.send_raw(topic, payload, KEY)
             if chunk and index % chunk == 0:
-                await producer.flush()
+                await publisher.confirm()
                 await asyncio.sleep(pause_s)
-        await producer.flush()
+        await publisher.confirm()
     finally:
-        await producer.stop()
+        await publisher.stop()
 
 
 async def _offsets(settings: Settings, logical: str, group: str | None) -> tuple[int, int]:

@@ -10,7 +10,7 @@ from schemas.market_data import BookDelta, BookSequence, BookSnapshot
 from services.book_builder.core import BinanceSequenceRule, BookBuilder, BookState, L2Book, TopOfBook
 from services.book_builder.core.builder import BookInvalidated
 from services.book_builder.core.checksum import WireUnits
-from services.ingest.instruments import Instrument
+from services.instruments.catalog import Instrument
 
 IDS = {"exchange": ExchangeId.BINANCE_USDM, "symbol": "BTC-USDT-PERP", "native_symbol": "BTCUSDT"}
 Level = tuple[Decimal, Decimal]

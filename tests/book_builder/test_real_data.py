@@ -21,8 +21,8 @@ from services.book_builder.core.builder import BookInvalidated, InvalidReason
 from services.book_builder.core.checksum import ChecksumSpec, WireUnits, okx_checksum
 from services.book_builder.core.sequence import ContiguousRangeRule, PrevIdSequenceRule, StreamOrderRule
 from services.book_builder.venues import new_builder
-from services.ingest.instruments import load_snapshot
 from services.ingest.venues import normalizer_for
+from services.instruments.catalog import load_snapshot
 from tests.book_builder import legacy_frames
 
 BookEvent = BookSnapshot | BookDelta

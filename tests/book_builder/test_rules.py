@@ -94,8 +94,8 @@ def test_every_venue_has_a_rule_and_a_snapshot_source() -> None:
 
 def test_rest_bootstrapped_venues_are_those_whose_adapter_serves_a_rest_snapshot() -> None:
     """The resync path must match the venue modules: REST fetch exactly where one exists."""
-    from services.ingest.instruments import load_snapshot
     from services.ingest.venues import adapter_for, available_exchanges
+    from services.instruments.catalog import load_snapshot
 
     catalog = load_snapshot()
     for exchange in available_exchanges():

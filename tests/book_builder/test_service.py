@@ -21,8 +21,8 @@ from schemas.market_data import BookDelta, BookSnapshot
 from schemas.topics import topic
 from services.book_builder.checkpoints import CHECKPOINT_TOPIC, BookCheckpointRecord
 from services.book_builder.service import BOOK_BBO, BOOK_DEPTH, BookBuilderProcessor, decode_input
-from services.ingest.instruments import load_snapshot
 from services.ingest.venues import normalizer_for
+from services.instruments.catalog import load_snapshot
 from services.runtime.service import Output, RejectedInput
 from services.runtime.settings import Settings
 

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, Liquidation, OpenInterest, Side, Trade
-from services.ingest.instruments import InstrumentCatalog, load_snapshot
 from services.ingest.venue import Channel
 from services.ingest.venues.binance_coinm import BinanceCoinmAdapter, BinanceCoinmNormalizer
+from services.instruments.catalog import InstrumentCatalog, load_snapshot
 from tests.ingest.fuzzkit import binance_capture_frames, json_values, only_frame_rejected_escapes, rejection
 
 RECEIVED = 1_723_161_256_419_684_465

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, OpenInterest, Side, Trade
-from services.ingest.instruments import InstrumentCatalog, load_snapshot
 from services.ingest.venue import Channel
 from services.ingest.venues.bitget import BitgetAdapter, BitgetNormalizer, bitget_checksum
+from services.instruments.catalog import InstrumentCatalog, load_snapshot
 from tests.ingest.fuzzkit import ccxt_ws_frames, json_values, only_frame_rejected_escapes, rejection
 
 RECEIVED = 1_786_540_600_000_000_000

@@ -24,9 +24,9 @@ from schemas import (
     Side,
     Trade,
 )
-from services.ingest.instruments import load_snapshot
 from services.ingest.venue import Channel
 from services.ingest.venues.bitmex import BitmexAdapter, BitmexNormalizer
+from services.instruments.catalog import load_snapshot
 from tests.ingest.fuzzkit import draw_mutated, json_values, only_frame_rejected_escapes, rejection
 
 RECEIVED = 1_626_993_400_000_000_000

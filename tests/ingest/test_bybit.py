@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, Liquidation, OpenInterest, Side, Trade
-from services.ingest.instruments import load_snapshot
 from services.ingest.venue import Channel
 from services.ingest.venues.bybit import BybitAdapter, BybitNormalizer, split_multiplier
+from services.instruments.catalog import load_snapshot
 from tests.ingest.fuzzkit import (
     ccxt_ws_frames,
     draw_mutated,

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import BookSnapshot, Funding, Side, Trade
-from services.ingest.instruments import InstrumentCatalog, load_snapshot
 from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel
 from services.ingest.venues.coindcx import CoindcxAdapter, CoindcxNormalizer, decode_frame, pair_from_market
+from services.instruments.catalog import InstrumentCatalog, load_snapshot
 from tests.ingest.fuzzkit import json_values, only_frame_rejected_escapes, rejection
 
 RECEIVED = 1_705_516_416_300_000_000

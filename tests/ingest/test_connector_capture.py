@@ -20,9 +20,9 @@ from services.ingest.captures import (
     read_cryptofeed,
     snapshot_matcher,
 )
-from services.ingest.instruments import load_snapshot
 from services.ingest.replay import normalize_frame, open_capture
 from services.ingest.venues import adapter_for
+from services.instruments.catalog import load_snapshot
 from services.simulator.model import ModelConfig
 from services.simulator.server import Simulator, SimulatorConfig
 

@@ -20,9 +20,9 @@ import pytest
 from schemas.common import ExchangeId
 from schemas.market_data import ConnectorState, Funding, OpenInterest
 from services.ingest.connector.rest import RestClient
-from services.ingest.instruments import load_snapshot
 from services.ingest.venue import Channel
 from services.ingest.venues import adapter_for
+from services.instruments.catalog import load_snapshot
 from services.simulator.dialects.coindcx import CoindcxDialect
 from services.simulator.dialects.kucoin_futures import KucoinFuturesDialect
 from services.simulator.server import Simulator, SimulatorConfig

@@ -23,10 +23,10 @@ from services.book_builder.core.builder import BookBuilder, BookState
 from services.book_builder.core.rules import sequence_rule_for
 from services.ingest.connector import FrameTap, MemorySink, VenueConnector
 from services.ingest.connector.parse import CHANNEL_OF_EVENT, normalize_raw
-from services.ingest.instruments import load_snapshot
 from services.ingest.venue import Channel, RestRequest, VenueAdapter
 from services.ingest.venues import adapter_for
 from services.ingest.venues.binance_usdm import BinanceUsdmAdapter
+from services.instruments.catalog import load_snapshot
 from services.simulator.dialects import available_dialects
 from services.simulator.dialects.coindcx import CoindcxDialect
 from services.simulator.model import Fault, FaultKind, ModelConfig

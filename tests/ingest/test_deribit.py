@@ -23,9 +23,9 @@ from schemas import (
     Side,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog, load_snapshot
 from services.ingest.venue import Channel
 from services.ingest.venues.deribit import DeribitAdapter, DeribitNormalizer
+from services.instruments.catalog import Instrument, InstrumentCatalog, load_snapshot
 from tests.ingest.fuzzkit import (
     ccxt_ws_frames,
     draw_mutated,

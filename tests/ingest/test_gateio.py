@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, Liquidation, OpenInterest, Side, Trade
-from services.ingest.instruments import load_snapshot
 from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel
 from services.ingest.venues.gateio import GateioAdapter, GateioNormalizer
+from services.instruments.catalog import load_snapshot
 from tests.ingest.fuzzkit import (
     ccxt_ws_frames,
     draw_mutated,

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import BestBidOffer, BookSnapshot, Funding, OpenInterest, Side, Trade
-from services.ingest.instruments import InstrumentCatalog, load_snapshot
 from services.ingest.venue import Channel
 from services.ingest.venues.hyperliquid import HyperliquidAdapter, HyperliquidNormalizer, split_coin
+from services.instruments.catalog import InstrumentCatalog, load_snapshot
 from tests.ingest.fuzzkit import ccxt_ws_frames, json_values, only_frame_rejected_escapes, rejection
 
 RECEIVED = 1_737_918_843_893_903_000

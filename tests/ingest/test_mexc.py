@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import BookDelta, BookSnapshot, Funding, OpenInterest, Side, Trade
-from services.ingest.instruments import InstrumentCatalog, load_snapshot
 from services.ingest.parsing import next_funding_boundary
 from services.ingest.venue import Channel
 from services.ingest.venues.mexc import MexcAdapter, MexcNormalizer
+from services.instruments.catalog import InstrumentCatalog, load_snapshot
 from tests.ingest.fuzzkit import json_values, only_frame_rejected_escapes, rejection
 
 RECEIVED = 1_755_487_578_300_000_000

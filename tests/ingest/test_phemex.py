@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import BookDelta, BookSnapshot, Funding, OpenInterest, Side, Trade
-from services.ingest.instruments import InstrumentCatalog, load_snapshot
 from services.ingest.venue import Channel
 from services.ingest.venues.phemex import PhemexAdapter, PhemexNormalizer
+from services.instruments.catalog import InstrumentCatalog, load_snapshot
 from tests.ingest.fuzzkit import json_values, only_frame_rejected_escapes, rejection
 
 RECEIVED = 1_625_342_241_988_539_000

@@ -13,9 +13,9 @@ from schemas.common import ExchangeId
 from schemas.market_data import BookSnapshot, OpenInterest, Trade
 from services.ingest.connector import instruments_of
 from services.ingest.connector.parse import CHANNEL_OF_EVENT, normalize_raw, normalize_rest_snapshot
-from services.ingest.instruments import load_snapshot
 from services.ingest.venue import Channel, RestRequest, VenueAdapter
 from services.ingest.venues import adapter_for, available_exchanges
+from services.instruments.catalog import load_snapshot
 from services.simulator.dialects import available_dialects, dialect_for
 from services.simulator.dialects.base import Dialect, Endpoints, HttpRequest, Session
 from services.simulator.model import Fault, FaultKind, MarketModel, TradePrint, TransportFault

@@ -10,9 +10,9 @@ from schemas.market_data import BookDelta, BookSnapshot
 from services.book_builder.core.builder import BookState
 from services.book_builder.venues import new_builder
 from services.ingest.connector.parse import normalize_raw, normalize_rest_snapshot
-from services.ingest.instruments import load_snapshot
 from services.ingest.venue import Channel
 from services.ingest.venues import adapter_for
+from services.instruments.catalog import load_snapshot
 from services.simulator.dialects.base import HttpRequest, Session
 from services.simulator.dialects.coindcx import CoindcxDialect
 from services.simulator.dialects.deribit import DeribitDialect

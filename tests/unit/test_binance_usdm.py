@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, Liquidation, Side, Trade
-from services.ingest.instruments import load_snapshot
 from services.ingest.venues.binance_usdm import BinanceUsdmNormalizer
+from services.instruments.catalog import load_snapshot
 from tests.ingest.fuzzkit import binance_capture_frames, json_values, only_frame_rejected_escapes, rejection
 
 RECEIVED = 1_723_161_255_088_176_367

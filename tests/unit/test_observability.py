@@ -1,6 +1,7 @@
 """/metrics, /healthz and /readyz on a real socket."""
 
 import asyncio
+import json
 
 from services.runtime.observability import Health, ObservabilityServer
 
@@ -20,15 +21,31 @@ async def test_endpoints_report_health_readiness_and_metrics() -> None:
     server = ObservabilityServer(health, port=0)
     await server.start()
     try:
-        assert (await get(server.port, "/healthz"))[0] == 200
+        status, body = await get(server.port, "/healthz")
+        assert status == 200
+        assert json.loads(body)["status"] == "degraded"
         status, body = await get(server.port, "/readyz")
         assert status == 503
-        assert "starting" in body
+        assert "starting" in json.loads(body)["not_ready"]
         health.set_ready("starting", True)
         health.set_ready("database", False, "unreachable")
-        assert (await get(server.port, "/readyz")) == (503, "database: unreachable\n")
+        status, body = await get(server.port, "/readyz")
+        assert status == 503
+        report = json.loads(body)
+        assert report["status"] == "degraded"
+        assert report["reason"] == "database: unreachable"
         health.set_ready("database", True)
-        assert (await get(server.port, "/readyz"))[0] == 200
+        health.saw_input("md.book.v1")
+        health.lag["md.book.v1"] = 7
+        health.components["sink"] = "connected"
+        status, body = await get(server.port, "/readyz")
+        assert status == 200
+        report = json.loads(body)
+        assert report["status"] == "healthy"
+        assert report["inputs"]["md.book.v1"]["consumer_lag"] == 7
+        assert report["inputs"]["md.book.v1"]["last_message_age_s"] is not None
+        assert report["components"] == {"sink": "connected"}
+        assert report["uptime_s"] >= 0
         status, body = await get(server.port, "/metrics")
         assert status == 200
         assert "python_info" in body

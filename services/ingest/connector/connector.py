@@ -54,9 +54,9 @@ from services.ingest.connector.parse import (
 )
 from services.ingest.connector.rest import RestClient, RestError
 from services.ingest.connector.sink import EventSink, FrameTap
-from services.ingest.instruments import Instrument, InstrumentCatalog, load_snapshot
 from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel, RateLimit, RestRequest, VenueAdapter
+from services.instruments.catalog import Instrument, InstrumentCatalog, load_snapshot
 from services.runtime.dead_letter import dead_letter
 
 log = logging.getLogger(__name__)

@@ -4,9 +4,9 @@ import importlib
 import pkgutil
 
 from schemas.common import ExchangeId
-from services.ingest.instruments import InstrumentCatalog
 from services.ingest.normalizer import VenueNormalizer
 from services.ingest.venue import VenueAdapter
+from services.instruments.catalog import InstrumentCatalog
 
 
 def _discover_adapters() -> dict[ExchangeId, type]:

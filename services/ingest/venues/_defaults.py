@@ -4,9 +4,9 @@ The module name starts with ``_`` and defines no ``ADAPTER``, so venue discovery
 """
 
 from schemas.common import ExchangeId, InstrumentEvent
-from services.ingest.instruments import InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.venue import Channel, RestRequest
+from services.instruments.catalog import InstrumentCatalog
 
 EVERY_CHANNEL = frozenset(
     {Channel.TRADES, Channel.BOOK, Channel.BBO, Channel.FUNDING, Channel.OPEN_INTEREST, Channel.LIQUIDATIONS}

@@ -25,11 +25,11 @@ from decimal import Decimal
 
 from schemas.common import ExchangeId, InstrumentEvent
 from schemas.market_data import Funding, OpenInterest
-from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import as_frame_rejected
 from services.ingest.venue import RestRequest
 from services.ingest.venues.binance_usdm import BinanceUsdmAdapter, BinanceUsdmNormalizer
+from services.instruments.catalog import Instrument, InstrumentCatalog
 
 
 class BinanceCoinmNormalizer(BinanceUsdmNormalizer):

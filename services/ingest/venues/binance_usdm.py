@@ -22,7 +22,6 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     NS_PER_MS,
@@ -33,6 +32,7 @@ from services.ingest.parsing import (
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
+from services.instruments.catalog import Instrument, InstrumentCatalog
 
 # Numbers that parse but cannot be used: 9E+999999, an infinite time, a zero inverse price.
 _OUT_OF_RANGE = (Overflow, OverflowError, ZeroDivisionError)

@@ -46,7 +46,6 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     as_frame_rejected,
@@ -58,6 +57,7 @@ from services.ingest.parsing import (
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
+from services.instruments.catalog import Instrument, InstrumentCatalog
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INTERVAL_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # fundingInterval "2000-01-01T08:00" = 8 h

@@ -41,7 +41,6 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     NS_PER_MS,
@@ -54,6 +53,7 @@ from services.ingest.parsing import (
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
+from services.instruments.catalog import Instrument, InstrumentCatalog
 
 _BBO_DEPTH = "1"
 _BOOK_DEPTH = "50"

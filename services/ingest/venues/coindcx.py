@@ -43,7 +43,6 @@ import orjson
 
 from schemas.common import ExchangeId, InstrumentEvent, Side
 from schemas.market_data import BookSequence, BookSnapshot, Funding, Trade
-from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     NS_PER_MS,
@@ -57,6 +56,7 @@ from services.ingest.parsing import (
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
+from services.instruments.catalog import Instrument, InstrumentCatalog, UnknownInstrument
 
 EVENT_PREFIX = "42"
 PAIR_PREFIX = "B-"

@@ -33,7 +33,6 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     NS_PER_S,
@@ -48,6 +47,7 @@ from services.ingest.parsing import (
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
+from services.instruments.catalog import Instrument, InstrumentCatalog
 
 
 class GateioNormalizer(NormalizerDefaults):

@@ -43,7 +43,6 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     as_frame_rejected,
@@ -57,6 +56,7 @@ from services.ingest.parsing import (
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
+from services.instruments.catalog import Instrument, InstrumentCatalog
 
 _BASE_ALIASES = {"XBT": "BTC"}
 

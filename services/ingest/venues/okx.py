@@ -34,7 +34,6 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     NS_PER_MS,
@@ -49,6 +48,7 @@ from services.ingest.parsing import (
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
+from services.instruments.catalog import Instrument, InstrumentCatalog, UnknownInstrument
 
 
 class OkxNormalizer(NormalizerDefaults):

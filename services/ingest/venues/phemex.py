@@ -34,7 +34,6 @@ import orjson
 
 from schemas.common import ExchangeId, InstrumentEvent
 from schemas.market_data import BookDelta, BookSequence, BookSnapshot, Funding, OpenInterest, Trade
-from services.ingest.instruments import Instrument, InstrumentCatalog, UnknownInstrument
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     Level,
@@ -50,6 +49,7 @@ from services.ingest.parsing import (
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
 from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
+from services.instruments.catalog import Instrument, InstrumentCatalog, UnknownInstrument
 
 # Every legacy contract has priceScale 4 and ratioScale 8 (checked on the recorded product list);
 # parse_instruments skips any product with another price scale.

@@ -4,11 +4,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
-
 from schemas.venue import AmendCommand, CancelCommand, SubmitCommand
 from services.matching.topics import COMMANDS_TOPIC
+from services.runtime.publisher import DeliveryFailed, Publisher
 from services.runtime.settings import Settings
 
 OrderCommand = SubmitCommand | CancelCommand | AmendCommand
@@ -39,20 +37,20 @@ class CommandPublisher(Protocol):
 class KafkaCommandPublisher:
     """Keyed by symbol (one symbol, one partition, one engine); acknowledged before the 202."""
 
-    def __init__(self, producer: AIOKafkaProducer, settings: Settings) -> None:
-        self._producer = producer
+    def __init__(self, publisher: Publisher, settings: Settings) -> None:
+        self._publisher = publisher
         self._topic = settings.topic_name(COMMANDS_TOPIC)
 
     async def publish(self, command: OrderCommand) -> Placement:
         command_id = uuid.uuid4().hex
         try:
-            metadata = await self._producer.send_and_wait(
+            metadata = await self._publisher.deliver(
                 self._topic,
                 command_json(command),
                 key=command.key.encode(),
                 # The engine refuses unknown fields, so the id travels as a header.
                 headers=[("command_id", command_id.encode())],
             )
-        except KafkaError as exc:
+        except DeliveryFailed as exc:
             raise CommandNotAccepted(str(exc)) from exc
         return Placement(command_id, int(metadata.partition), int(metadata.offset))

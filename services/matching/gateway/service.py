@@ -8,12 +8,10 @@ The shared observability port serves /metrics, /healthz and /readyz as for every
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import uvicorn
-from aiokafka import AIOKafkaProducer
 
 from services.matching.gateway.app import create_app
 from services.matching.gateway.commands import KafkaCommandPublisher
@@ -21,9 +19,9 @@ from services.matching.gateway.feed import MarketDataFeed
 from services.matching.gateway.market import MarketData
 from services.matching.gateway.orders import PostgresOrderStatus
 from services.matching.gateway.settings import GatewaySettings
-from services.runtime.kafka import make_producer
-from services.runtime.logs import configure_logging
 from services.runtime.observability import Health, ObservabilityServer
+from services.runtime.process import run_process
+from services.runtime.publisher import Publisher
 from services.runtime.settings import Settings, get_settings
 from services.runtime.topics import ensure_topics
 
@@ -50,7 +48,7 @@ class Gateway:
         self.market = MarketData(self.gateway.ws_buffer)
         self.feed = MarketDataFeed(settings, self.market)
         self.orders = PostgresOrderStatus(settings.database_url)
-        self._producer: AIOKafkaProducer | None = None
+        self._publisher: Publisher | None = None
         self._observability = ObservabilityServer(self.health, settings.metrics_port)
         self._server: uvicorn.Server | None = None
         self._port = self.gateway.port
@@ -71,8 +69,8 @@ class Gateway:
         await self._observability.start()
         try:
             await ensure_topics(self.settings)
-            self._producer = make_producer(self.settings)
-            await self._producer.start()
+            self._publisher = Publisher(self.settings, SERVICE, stopping=self.stopping)
+            await self._publisher.start()
             await self.feed.start()
             self.health.set_ready("market data", False, "reading venue.md.v1")
             self.health.set_ready("starting", True)
@@ -81,7 +79,7 @@ class Gateway:
                 return
             self.health.set_ready("market data", True)
             app = create_app(
-                self.gateway, KafkaCommandPublisher(self._producer, self.settings), self.orders, self.market
+                self.gateway, KafkaCommandPublisher(self._publisher, self.settings), self.orders, self.market
             )
             config = uvicorn.Config(
                 app,
@@ -105,9 +103,9 @@ class Gateway:
     async def _shutdown(self) -> None:
         self.health.set_ready("stopping", False, "shutting down")
         await self.feed.stop()
-        if self._producer is not None:
+        if self._publisher is not None:
             with contextlib.suppress(Exception):
-                await self._producer.stop()
+                await self._publisher.stop()
         await self.orders.close()
         await self._observability.stop()
         log.info("gateway stopped")
@@ -123,17 +121,7 @@ async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
 
 def run_gateway(settings: Settings) -> None:
     """Entry point of ``perpwatch run gateway``: serves until SIGTERM or SIGINT."""
-    configure_logging(SERVICE, settings.log_level, settings.log_format)
-
-    async def main() -> None:
-        gateway = Gateway(settings)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, gateway.request_stop)
-        await gateway.run()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    run_process(SERVICE, settings, lambda: Gateway(settings))
 
 
 if __name__ == "__main__":

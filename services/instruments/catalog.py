@@ -1,6 +1,6 @@
 """Instrument metadata (contract size, tick, lot, linear or inverse), available offline.
 
-The snapshots in ``instrument_snapshots/`` (one file per venue) are versioned in the repo so that normalization never needs a
+The snapshots in ``snapshots/`` (one file per venue) are versioned in the repo so that normalization never needs a
 venue to be reachable; ingestors refresh it from the venues' instrument endpoints when they can.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from schemas.common import ExchangeId
 
-SNAPSHOT_PACKAGE = "services.ingest.instrument_snapshots"
+SNAPSHOT_PACKAGE = "services.instruments.snapshots"
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class InstrumentCatalog:
         except KeyError:
             raise UnknownInstrument(
                 f"no instrument metadata for {exchange.value} {native_symbol!r} "
-                f"(snapshot {self.version}); refresh services/ingest/instrument_snapshots/"
+                f"(snapshot {self.version}); refresh services/instruments/snapshots/"
             ) from None
 
     def __len__(self) -> int:
@@ -96,7 +96,7 @@ class InstrumentCatalog:
 
 
 def load_snapshot(cache_dir: Path | None = None) -> InstrumentCatalog:
-    """Every venue's committed snapshot (``instrument_snapshots/<exchange>.json``), overlaid with
+    """Every venue's committed snapshot (``snapshots/<exchange>.json``), overlaid with
     the refreshed copies in ``cache_dir`` when given: a refreshed instrument replaces the committed
     one with the same native symbol, and committed-only instruments stay known."""
     by_key: dict[tuple[ExchangeId, str], Instrument] = {}

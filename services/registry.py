@@ -1,0 +1,127 @@
+"""The service registry: every long-running perpwatch service, listed once.
+
+``perpwatch run NAME`` looks NAME up here; ``perpwatch up`` starts the ones marked ``local``
+in this order; ``docker-compose.yml`` and the Helm chart's ``values.yaml`` list the same names
+(``tests/deploy`` fails when they drift). A new service is one ``ServiceSpec`` line.
+
+Two kinds of entry point:
+
+- ``stream``: ``entry`` names a zero-argument factory returning a ``Processor``; the runtime's
+  ``StreamService`` runs it (consume, core, sink, publish, commit in one transaction);
+- ``process``: ``entry`` names ``run(settings)``, a service with its own loop on the runtime's
+  process shell (ingest's WebSockets, matching's per-partition transactions, the HTTP servers).
+"""
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from services.runtime.settings import Settings
+
+Kind = Literal["stream", "process"]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    summary: str
+    kind: Kind
+    entry: str
+    """``module:attribute`` of the processor factory (stream) or ``run(settings)`` (process)."""
+    local_metrics_port: int
+    """Port of /metrics, /healthz and /readyz under ``perpwatch up`` (one per service, side by side)."""
+    local: bool = True
+    """Started by ``perpwatch up``."""
+    http_port: int | None = None
+    """A user-facing HTTP port besides the metrics port (API, gateway)."""
+
+    def load(self) -> Any:
+        module, _, attribute = self.entry.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec(
+        name="ingest",
+        summary="venue WebSockets -> normalized md.* topics (PERPWATCH_INGEST_FEEDS)",
+        kind="process",
+        entry="services.ingest.service:run_ingest",
+        local_metrics_port=9102,
+    ),
+    ServiceSpec(
+        name="book-builder",
+        summary="md.book.v1 -> validated books -> book.bbo.v1, book.l2.v1 + book_bbo, book_depth rows",
+        kind="stream",
+        entry="services.book_builder.service:BookBuilderProcessor",
+        local_metrics_port=9101,
+    ),
+    ServiceSpec(
+        name="market-recorder",
+        summary="md.trades, md.funding, md.open_interest, md.liquidations -> their tables",
+        kind="stream",
+        entry="services.market_recorder.service:MarketRecorder",
+        local_metrics_port=9103,
+    ),
+    ServiceSpec(
+        name="matching",
+        summary="venue.commands.v1 -> matching engine -> venue.events/trades/md.v1 (exactly once)",
+        kind="process",
+        entry="services.matching.service:run_matching",
+        local_metrics_port=9104,
+    ),
+    ServiceSpec(
+        name="venue-recorder",
+        summary="venue.events.v1 + venue.trades.v1 -> venue_orders, venue_trades rows",
+        kind="stream",
+        entry="services.matching.recorder:VenueRecorder",
+        local_metrics_port=9105,
+    ),
+    ServiceSpec(
+        name="gateway",
+        summary="REST + WebSocket order entry and market data of the matching venue",
+        kind="process",
+        entry="services.matching.gateway:run_gateway",
+        local_metrics_port=9106,
+        http_port=8080,
+    ),
+)
+
+SERVICES_BY_NAME: dict[str, ServiceSpec] = {spec.name: spec for spec in SERVICES}
+
+
+class UnknownService(KeyError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"unknown service {self.name!r}; available: {', '.join(SERVICES_BY_NAME)}"
+
+
+def spec(name: str) -> ServiceSpec:
+    try:
+        return SERVICES_BY_NAME[name]
+    except KeyError:
+        raise UnknownService(name) from None
+
+
+def build_processor(name: str) -> Any:
+    """A stream service's processor, built the way ``perpwatch run`` builds it."""
+    service = spec(name)
+    if service.kind != "stream":
+        raise ValueError(f"{name} is a {service.kind} service, not a stream processor")
+    factory: Callable[[], Any] = service.load()
+    return factory()
+
+
+def run(name: str, settings: Settings) -> None:
+    """``perpwatch run NAME``: run one service until SIGTERM/SIGINT/SIGHUP, then drain."""
+    service = spec(name)
+    if service.kind == "stream":
+        from services.runtime.service import run_service
+
+        run_service(build_processor(name), settings)
+    else:
+        runner: Callable[[Settings], None] = service.load()
+        runner(settings)
