@@ -8,6 +8,10 @@ Load: the Binance USD-M capture's ``md.book.v1`` records (one REST snapshot + 6,
 about 68 levels), looped with update ids and event times shifted per loop so the sequence chain
 stays valid (each loop opens with its shifted snapshot, which the live book takes as newer).
 
+Both runs below are made twice in one process, with ``PERPWATCH_STREAM_TRANSACTIONS`` off
+(baseline: confirmed delivery, consumer offset commits) and on (outputs and offsets in one
+Kafka transaction), and the ratio is printed: what exactly-once topics cost.
+
 1. **Sustained throughput**: the whole load is produced first; then one book-builder process
    (``python -m services.cli run book-builder``) consumes the backlog. Reported: records/s and level
    updates/s between the first and the last committed offset (decode, book, ``book.bbo.v1`` and
@@ -156,6 +160,7 @@ async def committed(settings: Settings, group: str) -> int:
 
 def start_builder(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     env = {
+        "PERPWATCH_STREAM_TRANSACTIONS": str(settings.stream_transactions).lower(),
         **os.environ,
         "PERPWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "PERPWATCH_DATABASE_URL": settings.database_url,
@@ -252,26 +257,25 @@ async def cleanup(settings: Settings) -> None:
         await admin.close()
 
 
-async def run(args: argparse.Namespace) -> None:
-    kafka, admin_url = servers()
-    database = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    url = admin_url.rsplit("/", 1)[0] + "/" + database
+async def measure(
+    kafka: str, url: str, args: argparse.Namespace, payloads: list[bytes], *, transactions: bool
+) -> tuple[dict[str, float], dict[str, float]]:
+    """One builder process over the backlog, then the steady load; topics private to this run."""
     run_id = uuid.uuid4().hex[:8]
     log = Path(f"/tmp/book_service_bench_{run_id}.log")
+    documents = looped(payloads, args.loops)
+    steady = looped(payloads, args.loops + 1)[len(documents) :][: int(args.rate * args.seconds)]
+    settings = Settings(
+        kafka_bootstrap=kafka,
+        database_url=url,
+        topic_partitions=1,
+        topic_namespace=f"bench.{run_id}.",
+        consumer_group_prefix=f"bench.{run_id}",
+        stream_transactions=transactions,
+    )
     try:
-        migrate(url, timescale="auto")
-        payloads = load_payloads(args.capture)
-        documents = looped(payloads, args.loops)
-        steady = looped(payloads, args.loops + 1)[len(documents) :][: int(args.rate * args.seconds)]
-        settings = Settings(
-            kafka_bootstrap=kafka,
-            database_url=url,
-            topic_partitions=1,
-            topic_namespace=f"bench.{run_id}.",
-            consumer_group_prefix=f"bench.{run_id}",
-        )
+        with psycopg.connect(url) as conn:
+            conn.execute("TRUNCATE book_bbo, book_depth")
         await ensure_topics(settings)
         await produce(settings, documents)
         builder = start_builder(settings, log)
@@ -285,20 +289,42 @@ async def run(args: argparse.Namespace) -> None:
         with psycopg.connect(url) as conn:
             rows = conn.execute("SELECT count(*) FROM book_bbo").fetchone()
         broken = _tail(log, 10**9).count("book invalidated")
-        print(f"checked: {rows[0] if rows else 0:,} book_bbo rows, {broken} invalidated books")
+        mode = "transactions on " if transactions else "transactions off"
+        print(f"[{mode}] checked: {rows[0] if rows else 0:,} book_bbo rows, {broken} invalidated books")
         print(
-            f"sustained: {result['records']:,.0f} records in {result['seconds']:.1f} s = "
+            f"[{mode}] sustained: {result['records']:,.0f} records in {result['seconds']:.1f} s = "
             f"{result['records_per_s']:,.0f} records/s, {result['levels_per_s']:,.0f} level updates/s"
         )
         print(
-            f"latency at {args.rate:,.0f} records/s: {timing['tops']:,.0f} tops, p50 {timing['p50_ms']:.1f} ms, "
-            f"p99 {timing['p99_ms']:.1f} ms, max {timing['max_ms']:.1f} ms (receive_ts -> readable on book.bbo.v1)"
+            f"[{mode}] latency at {args.rate:,.0f} records/s: {timing['tops']:,.0f} tops, "
+            f"p50 {timing['p50_ms']:.1f} ms, p99 {timing['p99_ms']:.1f} ms, max {timing['max_ms']:.1f} ms "
+            "(receive_ts -> readable on book.bbo.v1)"
         )
         await cleanup(settings)
+        return result, timing
+    finally:
+        _remove(log)
+
+
+async def run(args: argparse.Namespace) -> None:
+    kafka, admin_url = servers()
+    database = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    url = admin_url.rsplit("/", 1)[0] + "/" + database
+    try:
+        migrate(url, timescale="auto")
+        payloads = load_payloads(args.capture)
+        # Baseline first: the same service without transactions (confirmed delivery only).
+        plain, plain_timing = await measure(kafka, url, args, payloads, transactions=False)
+        exact, exact_timing = await measure(kafka, url, args, payloads, transactions=True)
+        print(
+            f"cost of transactions: throughput ratio {exact['records_per_s'] / plain['records_per_s']:.2f} "
+            f"(on/off), p99 {exact_timing['p99_ms']:.1f} ms vs {plain_timing['p99_ms']:.1f} ms"
+        )
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        _remove(log)
 
 
 def main() -> int:

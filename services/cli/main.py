@@ -45,6 +45,43 @@ def run(
         raise typer.Exit(2) from None
 
 
+@app.command()
+def analyze(
+    service: Annotated[str, typer.Argument(help="A stream service, e.g. arbitrage, liquidity, analytics.")],
+    file: Annotated[
+        Path, typer.Argument(help="JSONL envelopes {topic,key,event}, as `perpwatch normalize` prints.")
+    ],
+    via: Annotated[
+        list[str] | None,
+        typer.Option(help="Run the file through these services first (e.g. --via book-builder)."),
+    ] = None,
+    order: Annotated[str, typer.Option(help="file (as written) or time (by exchange_ts).")] = "file",
+) -> None:
+    """Run a service's processor over a file offline: its events as JSONL, then one summary line."""
+    import gzip
+
+    import orjson
+
+    from services.registry import UnknownService, build_processor
+    from services.runtime.offline import analyze as analyze_lines
+
+    if order not in ("file", "time"):
+        raise typer.BadParameter("order must be file or time")
+    if not file.exists():
+        raise typer.BadParameter(f"{file} not found")
+    try:
+        processor = build_processor(service)
+        upstream = [build_processor(name) for name in via or []]
+    except (UnknownService, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    opener = gzip.open if file.suffix == ".gz" else open
+    with opener(file, "rb") as lines:
+        summary = analyze_lines(processor, lines, sys.stdout.buffer, via=upstream, order=order)  # type: ignore[arg-type]
+    sys.stdout.buffer.write(orjson.dumps(summary.as_json()) + b"\n")
+    sys.stdout.buffer.flush()
+
+
 @app.command("services")
 def services_list() -> None:
     """List the services `perpwatch run` knows (the registry Compose and Helm follow)."""

@@ -38,21 +38,28 @@ class JsonFormatter(logging.Formatter):
 
 
 class RetriableKafkaNotice(logging.Filter):
-    """Logs aiokafka's retriable coordinator errors at WARNING instead of ERROR.
+    """Logs aiokafka's errors about an election in progress at WARNING instead of ERROR.
 
     On a fresh broker the first FindCoordinator request of every group fails with
-    GroupCoordinatorNotAvailable while Kafka creates ``__consumer_offsets``; aiokafka logs that
-    at ERROR and retries by itself. ERROR lines are reserved for what an operator must act on.
+    GroupCoordinatorNotAvailable while Kafka creates ``__consumer_offsets``, and a topic created
+    a moment ago answers NotLeaderForPartition until its leader has taken over; aiokafka logs
+    both at ERROR and retries by itself. ERROR lines are reserved for what an operator must act on.
     """
 
     RETRIABLE = (
         "GroupCoordinatorNotAvailableError",
         "NotCoordinatorForGroupError",
         "CoordinatorLoadInProgress",
+        "NotLeaderForPartitionError",
+        "LeaderNotAvailableError",
     )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.ERROR and any(name in record.getMessage() for name in self.RETRIABLE):
+        if (
+            record.levelno == logging.ERROR
+            and record.name.startswith("aiokafka")
+            and any(name in record.getMessage() for name in self.RETRIABLE)
+        ):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
@@ -96,8 +103,6 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     root.setLevel(level.upper())
     # aiokafka logs every coordinator hiccup at WARNING/ERROR during normal group joins.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
-    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
-    if not any(isinstance(f, RetriableKafkaNotice) for f in coordinator.filters):
-        coordinator.addFilter(RetriableKafkaNotice())
-    # Logger filters apply only to records logged on that very logger, so the handler limits.
+    # Logger filters apply only to records logged on that very logger, so the handler filters.
+    handler.addFilter(RetriableKafkaNotice())
     handler.addFilter(RepeatLimiter())

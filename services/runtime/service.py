@@ -109,9 +109,9 @@ class Processor(Protocol):
 class StreamService:
     """Runs one processor: consume a batch, core, sink, publish and commit in one transaction.
 
-    ``transactional=False`` (benchmarks only) publishes with confirmed delivery and commits
-    offsets through the consumer instead: still nothing lost, but a batch retried after a
-    partial delivery can leave duplicates on the output topics.
+    ``transactional=False`` (``PERPWATCH_STREAM_TRANSACTIONS=false``) publishes with confirmed
+    delivery and commits offsets through the consumer instead: still nothing lost, but a batch
+    retried after a partial delivery can leave duplicates on the output topics.
     """
 
     def __init__(
@@ -120,13 +120,13 @@ class StreamService:
         settings: Settings,
         *,
         max_records: int = 2000,
-        transactional: bool = True,
+        transactional: bool | None = None,
     ) -> None:
         self.processor = processor
         self.settings = settings
         self.health = Health(processor.service)
         self.group_id = f"{settings.consumer_group_prefix}.{processor.service}"
-        self._transactional = transactional
+        self._transactional = settings.stream_transactions if transactional is None else transactional
         self.stopping = asyncio.Event()
         self._max_records = max_records
         # Keyed by the broker-side name, which carries the namespace prefix when one is set.

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
             "so a restarted replica fences its predecessor. Empty: the host name (the pod name on Kubernetes)."
         ),
     )
+    stream_transactions: bool = Field(
+        default=True,
+        description=(
+            "Publish outputs and commit offsets in one Kafka transaction (no duplicate on a topic after a "
+            "retried batch). Off: confirmed delivery and at-least-once topics, for consumers that dedupe by key."
+        ),
+    )
     consumer_group_prefix: str = Field(
         default="perpwatch", description="Consumer groups are named <prefix>.<service>."
     )
