@@ -4,9 +4,22 @@ Third parties may depend on these models (``pip install perpwatch``) or on the J
 committed in ``schemas/json/`` without any Python at all.
 """
 
+from schemas.alert import AlertNotification, AlertRule, AlertRuleChange, AlertRuleFile, AlertStatus
+from schemas.analytics import (
+    FlowEvent,
+    FlowKind,
+    FlowWindow,
+    LargeTrade,
+    PairLeg,
+    PairStats,
+    Spike,
+    SpikeMetric,
+)
+from schemas.arbitrage import ArbOpportunity, ArbSpread
 from schemas.book import BookDepth, BookStatus, BookTop
 from schemas.common import ExchangeId, Side
 from schemas.dead_letter import DeadLetter
+from schemas.liquidity import LiquidityAnomaly, LiquidityMetrics
 from schemas.market_data import (
     BestBidOffer,
     BookDelta,
@@ -39,7 +52,14 @@ from schemas.venue import (
 __all__ = [
     "TOPICS",
     "AddSymbolCommand",
+    "AlertNotification",
+    "AlertRule",
+    "AlertRuleChange",
+    "AlertRuleFile",
+    "AlertStatus",
     "AmendCommand",
+    "ArbOpportunity",
+    "ArbSpread",
     "BestBidOffer",
     "BookDelta",
     "BookDepth",
@@ -54,11 +74,21 @@ __all__ = [
     "ConnectorStatus",
     "DeadLetter",
     "ExchangeId",
+    "FlowEvent",
+    "FlowKind",
+    "FlowWindow",
     "Funding",
+    "LargeTrade",
     "Liquidation",
+    "LiquidityAnomaly",
+    "LiquidityMetrics",
     "OpenInterest",
+    "PairLeg",
+    "PairStats",
     "PriceLevel",
     "Side",
+    "Spike",
+    "SpikeMetric",
     "SubmitCommand",
     "TopicContract",
     "Trade",

@@ -65,6 +65,19 @@ class Side(StrEnum):
     SELL = "sell"
 
 
+class InstrumentProvenance(StrEnum):
+    """Where an event's instrument metadata came from."""
+
+    LISTED = "listed"
+    """The venue's instrument list (committed snapshot, refreshed cache or an imported file)."""
+    DERIVED = "derived"
+    """The venue's symbol naming rules, for a symbol missing from the list (base-unit venues only)."""
+
+
+def _is_listed(value: "InstrumentProvenance") -> bool:
+    return value is InstrumentProvenance.LISTED
+
+
 class Contract(BaseModel):
     """Base of every topic payload: immutable, and strict about unknown fields.
 
@@ -83,6 +96,13 @@ class InstrumentEvent(Contract):
     native_symbol: Annotated[str, Field(min_length=1, description="The venue's own symbol, e.g. BTCUSDT.")]
     exchange_ts: TimestampNs = Field(description="Event time stamped by the venue, ns.")
     receive_ts: TimestampNs = Field(description="Time perpwatch received the frame, ns.")
+    instrument_provenance: InstrumentProvenance = Field(
+        default=InstrumentProvenance.LISTED,
+        # Left out of the payload when listed, so events of listed instruments stay as they were.
+        exclude_if=_is_listed,
+        description="derived: base, quote and multiplier were read from the symbol by the venue's naming "
+        "rules because the symbol is not in the instrument list (absent: listed).",
+    )
 
     @property
     def key(self) -> str:

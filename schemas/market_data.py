@@ -123,6 +123,12 @@ class Candle(InstrumentEvent):
     notional: NonNegativeDecimal = Field(description="Quote currency.")
     trade_count: Annotated[int, Field(ge=0)]
     closed: bool = Field(description="False while the bar is still forming.")
+    buy_volume: NonNegativeDecimal | None = Field(
+        default=None, description="Base units bought by takers; null when the producer does not split."
+    )
+    sell_volume: NonNegativeDecimal | None = Field(
+        default=None, description="Base units sold by takers; null when the producer does not split."
+    )
 
     @model_validator(mode="after")
     def _high_low_bound_the_bar(self) -> "Candle":

@@ -9,8 +9,12 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from schemas.alert import AlertNotification, AlertRuleChange
+from schemas.analytics import FlowEvent, PairStats, Spike
+from schemas.arbitrage import ArbOpportunity, ArbSpread
 from schemas.book import BookDepth, BookTop
 from schemas.dead_letter import DeadLetter
+from schemas.liquidity import LiquidityAnomaly, LiquidityMetrics
 from schemas.market_data import (
     BestBidOffer,
     BookEvent,
@@ -55,7 +59,7 @@ TOPICS: tuple[TopicContract, ...] = (
         schema_title="Trade",
         key=_INSTRUMENT_KEY,
         producer="ingest, replay",
-        consumers=("liquidity", "alert", "arbitrage"),
+        consumers=("liquidity", "alert", "arbitrage", "analytics"),
         retention_ms=7 * DAY_MS,
         description="Executions on the venue, taker side, base quantity and quote notional.",
     ),
@@ -95,7 +99,7 @@ TOPICS: tuple[TopicContract, ...] = (
         schema_title="OpenInterest",
         key=_INSTRUMENT_KEY,
         producer="ingest",
-        consumers=("liquidity", "alert"),
+        consumers=("liquidity", "alert", "analytics"),
         retention_ms=30 * DAY_MS,
         description="Open interest in base units and quote notional.",
     ),
@@ -105,7 +109,7 @@ TOPICS: tuple[TopicContract, ...] = (
         schema_title="Liquidation",
         key=_INSTRUMENT_KEY,
         producer="ingest",
-        consumers=("alert", "liquidity"),
+        consumers=("alert", "liquidity", "analytics"),
         retention_ms=30 * DAY_MS,
         description="Forced liquidation orders as reported by the venue.",
     ),
@@ -114,10 +118,13 @@ TOPICS: tuple[TopicContract, ...] = (
         payload=TypeAdapter(Candle),
         schema_title="Candle",
         key=_INSTRUMENT_KEY,
-        producer="liquidity",
+        producer="analytics",
         consumers=("alert", "third parties"),
         retention_ms=30 * DAY_MS,
-        description="OHLCV bars built from trades.",
+        description=(
+            "OHLCV bars (1 s, 1 m, 5 m) built from trades by exchange time, deduped by trade id, "
+            "with the buy/sell volume split; emitted once, final, after the grace period."
+        ),
     ),
     TopicContract(
         name="md.status.v1",
@@ -194,6 +201,117 @@ TOPICS: tuple[TopicContract, ...] = (
         consumers=("venue gateway", "third parties"),
         retention_ms=2 * DAY_MS,
         description="Coalesced L2 level updates (gapless l2_seq per symbol) and top-of-book changes.",
+    ),
+    TopicContract(
+        name="analytics.spikes.v1",
+        payload=TypeAdapter(Spike),
+        schema_title="Spike",
+        key=_INSTRUMENT_KEY,
+        producer="analytics",
+        consumers=("alert", "third parties"),
+        retention_ms=30 * DAY_MS,
+        description="Volume and open-interest spikes: z-score of a bar against its rolling baseline.",
+    ),
+    TopicContract(
+        name="analytics.flow.v1",
+        payload=TypeAdapter(FlowEvent),
+        schema_title="FlowEvent",
+        key=_INSTRUMENT_KEY,
+        producer="analytics",
+        consumers=("alert", "third parties"),
+        retention_ms=30 * DAY_MS,
+        description="Liquidation and large-trade windows per side, and single large trades.",
+    ),
+    TopicContract(
+        name="analytics.pairs.v1",
+        payload=TypeAdapter(PairStats),
+        schema_title="PairStats",
+        key="pair name (e.g. btc-eth)",
+        producer="analytics",
+        consumers=("alert", "third parties"),
+        retention_ms=30 * DAY_MS,
+        description="Pair analytics on aligned bar closes: hedge ratios, spread z-score, correlation, cointegration.",
+    ),
+    TopicContract(
+        name="arb.opportunities.v1",
+        payload=TypeAdapter(ArbOpportunity),
+        schema_title="ArbOpportunity",
+        key="symbol (e.g. BTC-USDT-PERP)",
+        producer="arbitrage",
+        consumers=("alert", "query api", "third parties"),
+        retention_ms=30 * DAY_MS,
+        description=(
+            "Cross-venue opportunities per symbol and ordered venue pair (buy A, sell B): opened after "
+            "persisting with every guard passed, updated with their peak, closed with duration and peak; "
+            "kind spread (executable VWAP spread after taker fees) or funding (differential APR)."
+        ),
+    ),
+    TopicContract(
+        name="arb.spreads.v1",
+        payload=TypeAdapter(ArbSpread),
+        schema_title="ArbSpread",
+        key="symbol (e.g. BTC-USDT-PERP)",
+        producer="arbitrage",
+        consumers=("query api", "dashboards"),
+        retention_ms=7 * DAY_MS,
+        description=(
+            "Sampled spreads per symbol and ordered venue pair at a fixed event-time cadence: gross, "
+            "executable per notional, funding per leg and differential, and the guard that would block."
+        ),
+    ),
+    TopicContract(
+        name="alert.rules.v1",
+        payload=TypeAdapter(AlertRuleChange),
+        schema_title="AlertRuleChange",
+        key="rule id (e.g. wide-spread)",
+        producer="alert rules API",
+        consumers=("alert",),
+        retention_ms=-1,
+        cleanup_policy="compact",
+        description=(
+            "The alert rule set, one change per record (rule null: deleted); compacted, so reading it to "
+            "the end gives the current rules. The alert service reads it at start and follows it live."
+        ),
+    ),
+    TopicContract(
+        name="alerts.v1",
+        payload=TypeAdapter(AlertNotification),
+        schema_title="AlertNotification",
+        key="alert fingerprint (16 hex digits)",
+        producer="alert",
+        consumers=("alert webhook delivery", "query api", "third parties"),
+        retention_ms=90 * DAY_MS,
+        description=(
+            "Alert notifications: firing (first and reminders) and resolved, with an idempotency key, "
+            "labels, value, starts/ends; suppressed ones (inhibited, snoozed) say why and are not delivered."
+        ),
+    ),
+    TopicContract(
+        name="liquidity.metrics.v1",
+        payload=TypeAdapter(LiquidityMetrics),
+        schema_title="LiquidityMetrics",
+        key=_INSTRUMENT_KEY,
+        producer="liquidity",
+        consumers=("alert", "grafana", "third parties"),
+        retention_ms=7 * DAY_MS,
+        description=(
+            "Sampled book liquidity (default every second of exchange time): spread, mid, micro-price, "
+            "depth within 10/25/50/100 bps, imbalance, slippage, update rate, taker flow, and the crunch "
+            "rule's baselines and z-scores."
+        ),
+    ),
+    TopicContract(
+        name="liquidity.anomalies.v1",
+        payload=TypeAdapter(LiquidityAnomaly),
+        schema_title="LiquidityAnomaly",
+        key=_INSTRUMENT_KEY,
+        producer="liquidity",
+        consumers=("alert", "grafana", "third parties"),
+        retention_ms=30 * DAY_MS,
+        description=(
+            "Liquidity crunches started and ended (spread up and depth near the mid down, sustained), "
+            "with severity, duration and the samples that met the rule."
+        ),
     ),
     TopicContract(
         name="dlq.v1",

@@ -64,6 +64,41 @@ SERVICES: tuple[ServiceSpec, ...] = (
         local_metrics_port=9103,
     ),
     ServiceSpec(
+        name="arbitrage",
+        summary="book.l2.v1, book.bbo.v1, md.funding.v1 -> executable cross-venue spreads and funding differentials",
+        kind="stream",
+        entry="services.arbitrage.service:build_processor",
+        local_metrics_port=9107,
+    ),
+    ServiceSpec(
+        name="liquidity",
+        summary="book.l2.v1, md.trades.v1 -> book metrics and liquidity-crunch detection",
+        kind="stream",
+        entry="services.liquidity.service:build_processor",
+        local_metrics_port=9108,
+    ),
+    ServiceSpec(
+        name="analytics",
+        summary="md.trades/open_interest/liquidations/funding -> OHLCV, spikes, flow, pair analytics",
+        kind="stream",
+        entry="services.analytics.service:build_processor",
+        local_metrics_port=9109,
+    ),
+    ServiceSpec(
+        name="alert",
+        summary="analytics topics -> user rules with for/keep_firing_for/cooldown -> alerts and deliveries",
+        kind="stream",
+        entry="services.alert.service:build_processor",
+        local_metrics_port=9110,
+    ),
+    ServiceSpec(
+        name="alert-delivery",
+        summary="alert_outbox -> webhooks, retried with backoff, idempotency key per notification",
+        kind="process",
+        entry="services.alert.delivery:run",
+        local_metrics_port=9112,
+    ),
+    ServiceSpec(
         name="matching",
         summary="venue.commands.v1 -> matching engine -> venue.events/trades/md.v1 (exactly once)",
         kind="process",
@@ -84,6 +119,14 @@ SERVICES: tuple[ServiceSpec, ...] = (
         entry="services.matching.gateway:run_gateway",
         local_metrics_port=9106,
         http_port=8080,
+    ),
+    ServiceSpec(
+        name="api",
+        summary="query API (REST + WebSocket, OpenAPI at /docs) and the live dashboard at /",
+        kind="process",
+        entry="services.api.service:run_api",
+        local_metrics_port=9111,
+        http_port=8000,
     ),
 )
 

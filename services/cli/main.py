@@ -82,6 +82,55 @@ def analyze(
     sys.stdout.buffer.flush()
 
 
+@app.command()
+def export(
+    table: Annotated[
+        str, typer.Argument(help="candles, trades, book_bbo, spikes, flow, large_trades, pairs, ...")
+    ],
+    start: Annotated[str, typer.Option("--from", help="Start (ISO 8601, UTC if no offset), inclusive.")],
+    end: Annotated[str, typer.Option("--to", help="End (ISO 8601), exclusive.")],
+    out: Annotated[Path, typer.Option(help="Output file.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet (needs pyarrow).")] = "csv",
+    symbol: Annotated[str | None, typer.Option(help="Canonical symbol, e.g. BTC-USDT-PERP.")] = None,
+    exchange: Annotated[str | None, typer.Option(help="Venue id, e.g. binance_usdm.")] = None,
+) -> None:
+    """Export a time range of a table to CSV or Parquet, with a progress bar; exact decimals."""
+    from datetime import UTC, datetime
+
+    from rich.progress import Progress
+
+    from services.analytics.export import ExportError, export_table
+
+    def moment(text: str) -> datetime:
+        parsed = datetime.fromisoformat(text)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    if fmt not in ("csv", "parquet"):
+        raise typer.BadParameter("format must be csv or parquet")
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"export {table}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            result = export_table(
+                get_settings().database_url,
+                table,
+                start=moment(start),
+                end=moment(end),
+                out=out,
+                fmt=fmt,  # type: ignore[arg-type]
+                symbol=symbol,
+                exchange=exchange,
+                progress=progress,
+            )
+        except (ExportError, ValueError) as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    console.print(f"[green]exported[/green] {result.rows} rows of {result.table} to {result.path}")
+
+
 @app.command("services")
 def services_list() -> None:
     """List the services `perpwatch run` knows (the registry Compose and Helm follow)."""

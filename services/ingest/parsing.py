@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from schemas.common import Side
+from schemas.common import InstrumentProvenance, Side
 from services.ingest.normalizer import FrameRejected
 from services.instruments.catalog import Instrument, UnknownInstrument
 
@@ -125,11 +125,17 @@ def trade_amounts(instrument: Instrument, price: Decimal, quantity: Decimal) -> 
 
 
 def event_ids(instrument: Instrument, exchange_ts: int, receive_ts: int) -> dict[str, Any]:
-    """The fields every instrument event starts with (``exchange_ts`` already in nanoseconds)."""
-    return {
+    """The fields every instrument event starts with (``exchange_ts`` already in nanoseconds).
+
+    An instrument derived from the venue's naming rules marks its events as such.
+    """
+    ids: dict[str, Any] = {
         "exchange": instrument.exchange,
         "symbol": instrument.symbol,
         "native_symbol": instrument.native_symbol,
         "exchange_ts": exchange_ts,
         "receive_ts": receive_ts,
     }
+    if instrument.derived:
+        ids["instrument_provenance"] = InstrumentProvenance.DERIVED
+    return ids

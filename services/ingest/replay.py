@@ -11,11 +11,11 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schemas.common import ExchangeId, InstrumentEvent
+from schemas.common import ExchangeId, InstrumentEvent, InstrumentProvenance
 from services.ingest.captures import (
     FORMATS,
     CapturedFrame,
@@ -34,6 +34,7 @@ from services.ingest.connector.parse import (
     normalize_rest_open_interest,
     normalize_rest_snapshot,
 )
+from services.ingest.instrument_import import catalog_with_files
 from services.ingest.normalizer import FrameRejected
 from services.ingest.topics import topic_for
 from services.ingest.venue import VenueAdapter
@@ -64,6 +65,63 @@ class ReplayStats:
     seconds: float = 0.0
     exchange: str = ""
     format: str = ""
+    tally: "FrameTally" = field(default_factory=lambda: FrameTally())
+    """Where each frame ended; ``tally.summary()`` is the line ``perpwatch replay`` ends with."""
+
+
+@dataclass
+class FrameTally:
+    """Where every frame of a capture ended: normalized (one event or more), control, or rejected.
+
+    ``frames == normalized + control + sum(rejected.values())`` always holds: nothing disappears
+    silently. A frame the venue parser answers with no event (an ack it recognises) counts as control.
+    """
+
+    frames: int = 0
+    normalized: int = 0
+    control: int = 0
+    events: int = 0
+    derived_events: int = 0
+    """Events whose instrument was derived from the venue's naming rules (symbol not listed)."""
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    def count(self, events: list[InstrumentEvent] | None) -> None:
+        self.frames += 1
+        if not events:
+            self.control += 1
+            return
+        self.normalized += 1
+        self.events += len(events)
+        self.derived_events += sum(e.instrument_provenance is InstrumentProvenance.DERIVED for e in events)
+
+    def reject(self, error_type: str) -> None:
+        self.frames += 1
+        self.rejected[error_type] += 1
+
+    def summary(self) -> dict[str, object]:
+        """The one summary line ``normalize``, ``replay`` and ``book check`` end with (as JSON)."""
+        return {
+            "frames": self.frames,
+            "events": self.events,
+            "normalized_frames": self.normalized,
+            "control": self.control,
+            "rejected": sum(self.rejected.values()),
+            "rejected_by_reason": dict(sorted(self.rejected.items())),
+            "derived_instrument_events": self.derived_events,
+        }
+
+
+def tally_capture(capture: "OpenedCapture") -> FrameTally:
+    """Normalizes every frame of an opened capture (no Kafka) and says where each one ended."""
+    tally = FrameTally()
+    for frame in capture.frames:
+        try:
+            events = normalize_frame(capture.adapter, frame)
+        except FrameRejected as exc:
+            tally.reject(exc.error_type)
+            continue
+        tally.count(events)
+    return tally
 
 
 @dataclass
@@ -85,12 +143,22 @@ def _declared_exchange(path: Path, fmt: str) -> ExchangeId | None:
     return None
 
 
-def open_capture(path: Path, *, exchange: ExchangeId | None = None, fmt: str = "auto") -> OpenedCapture:
+def open_capture(
+    path: Path,
+    *,
+    exchange: ExchangeId | None = None,
+    fmt: str = "auto",
+    instrument_cache: Path | None = None,
+    instruments: Sequence[Path] = (),
+) -> OpenedCapture:
     """A capture's frames and the venue adapter that parses them.
 
     A venue the file declares itself (a ``perpwatch capture`` header, a cryptofeed file name)
     wins over ``exchange``; otherwise ``exchange``, else a guess from hftbacktest's folder
-    name, else Binance USD-M.
+    name, else Binance USD-M. Instruments come from the committed snapshot, overlaid with
+    ``instrument_cache`` (``PERPWATCH_INSTRUMENT_CACHE_DIR``, where ``perpwatch instruments
+    import`` writes) and then with ``instruments``: the venue's saved instruments responses
+    (``--instruments FILE``). A file without instruments of the venue raises ``ValueError``.
     """
     if not path.exists():
         raise FileNotFoundError(f"capture not found: {path}")
@@ -105,7 +173,11 @@ def open_capture(path: Path, *, exchange: ExchangeId | None = None, fmt: str = "
         )
     guessed = _HFTBACKTEST_FOLDERS.get(path.parent.name) if fmt == "hftbacktest" else None
     venue = declared or exchange or guessed or ExchangeId.BINANCE_USDM
-    adapter = adapter_for(venue, load_snapshot())
+    catalog = load_snapshot(instrument_cache)
+    adapter = adapter_for(venue, catalog)
+    if instruments:
+        # The adapter parses the venue's own instruments response; its normalizer then needs the result.
+        adapter = adapter_for(venue, catalog_with_files(catalog, adapter, list(instruments)))
     frames: Iterator[CapturedFrame]
     if fmt == "hftbacktest":
         symbol = native_symbol_of(path)
@@ -141,8 +213,12 @@ async def replay_capture(
     speed: float | None = None,
     on_frame: Callable[[ReplayStats], None] | None = None,
     fmt: str = "auto",
+    instrument_cache: Path | None = None,
+    instruments: Sequence[Path] = (),
 ) -> ReplayStats:
-    capture = open_capture(path, exchange=exchange, fmt=fmt)
+    capture = open_capture(
+        path, exchange=exchange, fmt=fmt, instrument_cache=instrument_cache, instruments=instruments
+    )
     adapter = capture.adapter
     source = f"replay:{capture.exchange.value}"
     await ensure_topics(settings)
@@ -164,6 +240,7 @@ async def replay_capture(
                 events = normalize_frame(adapter, frame)
             except FrameRejected as exc:
                 stats.rejected[exc.error_type] += 1
+                stats.tally.reject(exc.error_type)
                 await publisher.send_dead_letter(
                     dead_letter(
                         service=SERVICE,
@@ -174,6 +251,7 @@ async def replay_capture(
                     )
                 )
                 continue
+            stats.tally.count(events)
             for event in events or ():
                 topic = topic_for(event)
                 await publisher.send(topic, event)

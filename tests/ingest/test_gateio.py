@@ -82,6 +82,24 @@ def test_trades_sign_is_the_taker_side(
     assert trade.exchange_ts == 1_786_540_580_715_000_000
 
 
+def test_older_trades_with_create_time_in_seconds_only(
+    normalizer: GateioNormalizer, frames: dict[str, list[dict[str, Any]]]
+) -> None:
+    """Issue 15: older pushes carry ``create_time`` (seconds) without ``create_time_ms``; both are
+    documented (gate.io/docs/developers/futures/ws/en, "Trades notification")."""
+    frame = frames["watchTrades"][1]
+    older = {
+        **frame,
+        "result": [{k: v for k, v in row.items() if k != "create_time_ms"} for row in frame["result"]],
+    }
+    for row in older["result"]:
+        row["create_time"] = 1786540580
+    [trade] = normalizer.normalize(older, RECEIVED)
+    assert isinstance(trade, Trade)
+    assert trade.exchange_ts == 1_786_540_580_000_000_000
+    assert trade.quantity == Decimal("0.0002")
+
+
 def test_contracts_convert_to_base_on_a_real_frame(
     normalizer: GateioNormalizer, frames: dict[str, list[dict[str, Any]]]
 ) -> None:

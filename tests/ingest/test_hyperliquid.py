@@ -126,8 +126,25 @@ def test_bbo(normalizer: HyperliquidNormalizer) -> None:
         Decimal("64095.0"),
         Decimal("2.37411"),
     )
-    one_sided = {"channel": "bbo", "data": {"coin": "BTC", "time": 1, "bbo": [None, frame["data"]["bbo"][1]]}}
-    assert normalizer.normalize(one_sided, RECEIVED) == []
+
+
+@pytest.mark.parametrize(
+    ("sides", "empty"),
+    [
+        ([None, {"px": "64095.0", "sz": "2.37411", "n": 13}], "bid"),
+        ([{"px": "64094.0", "sz": "12.29409", "n": 30}, None], "ask"),
+        ([{"px": "64094.0", "sz": "12.29409", "n": 30}], "ask"),  # issue 15: one side left out
+        ([], "bid"),
+    ],
+)
+def test_a_one_sided_bbo_is_rejected_with_a_clear_reason(
+    normalizer: HyperliquidNormalizer, sides: list[Any], empty: str
+) -> None:
+    """Issue 15, class 3: it used to raise "not enough values to unpack"."""
+    frame = {"channel": "bbo", "data": {"coin": "BTC", "time": 1, "bbo": sides}}
+    rejected = rejection(normalizer.normalize, frame, RECEIVED)
+    assert rejected.error_type == "one_sided_book"
+    assert rejected.reason == f"BTC bbo has no {empty}: md.bbo.v1 needs both sides"
 
 
 def test_thousand_prefixed_coin_is_converted_to_base_units(
@@ -153,8 +170,8 @@ def test_thousand_prefixed_coin_is_converted_to_base_units(
         ({"channel": "error", "data": "Invalid subscription"}, "venue_error"),
         ({"channel": "candle", "data": {}}, "unknown_event"),
         (
-            {"channel": "l2Book", "data": {"coin": "DOGGO", "time": 1, "levels": [[], []]}},
-            "unknown_instrument",
+            {"channel": "l2Book", "data": {"coin": "@107", "time": 1, "levels": [[], []]}},
+            "unknown_instrument",  # a spot pair: no perpetual is named like it
         ),
         ({"channel": "l2Book", "data": {"coin": "BTC", "time": 1, "levels": [[]]}}, "malformed"),
         ({"channel": "trades", "data": {"coin": "BTC"}}, "malformed"),

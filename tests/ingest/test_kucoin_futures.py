@@ -183,6 +183,76 @@ def test_contract_detail_is_open_interest_and_funding() -> None:
     assert funding.next_funding_ts == RECEIVED + 3_600_000_000_000
 
 
+_DETAIL = {
+    "code": "200000",
+    "data": {
+        "symbol": "XBTUSDTM",
+        "markPrice": 64000.0,
+        "indexPrice": 63990.5,
+        "openInterest": "8500000",
+        "fundingFeeRate": 0.0001,
+        "nextFundingRateTime": 3600000,
+        "fundingRateGranularity": 28800000,
+    },
+}
+
+
+def _instrument_push(subject: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Shapes of the docs' "Contract Market Data" section, topic /contract/instrument:{symbol}
+    (kucoin.com/docs/websocket/futures-trading/public-channels/contract-market-data)."""
+    return {"type": "message", "topic": "/contract/instrument:XBTUSDTM", "subject": subject, "data": data}
+
+
+_RATE = _instrument_push(
+    "funding.rate", {"granularity": 60000, "fundingRate": -0.002966, "timestamp": 1786541300000}
+)
+_MARK = _instrument_push(
+    "mark.index.price",
+    {"granularity": 1000, "indexPrice": 4000.23, "markPrice": 4010.52, "timestamp": 1786541301000},
+)
+
+
+def test_instrument_pushes_are_funding_once_the_settlement_time_is_known() -> None:
+    """Issue 15: funding.rate and mark.index.price were rejected as unsupported."""
+    normalizer = KucoinFuturesNormalizer(load_snapshot())
+    before = rejection(normalizer.normalize, _RATE, RECEIVED)
+    assert before.error_type == "incomplete"
+    assert "no settlement time known yet" in before.reason
+    normalizer.normalize_open_interest(_DETAIL, RECEIVED)  # next settlement: RECEIVED + 1 h
+    [rate] = normalizer.normalize(_RATE, RECEIVED)
+    assert isinstance(rate, Funding)
+    assert (rate.rate, rate.interval_s) == (Decimal("-0.002966"), 28800)
+    assert rate.next_funding_ts == RECEIVED + 3_600_000_000_000
+    assert rate.exchange_ts == 1_786_541_300_000_000_000
+    [marked] = normalizer.normalize(_MARK, RECEIVED)
+    assert isinstance(marked, Funding)
+    assert (marked.rate, marked.mark_price, marked.index_price) == (
+        Decimal("-0.002966"),
+        Decimal("4010.52"),
+        Decimal("4000.23"),
+    )
+    # Two hours later the settlement of the poll has passed: the next one is an interval on.
+    later = _instrument_push("funding.rate", {**_RATE["data"], "timestamp": 1786541300000 + 7_200_000})
+    [rolled] = normalizer.normalize(later, RECEIVED)
+    assert isinstance(rolled, Funding)
+    assert rolled.next_funding_ts == RECEIVED + (3_600 + 28_800) * 1_000_000_000
+
+
+def test_a_mark_push_alone_waits_for_a_rate() -> None:
+    normalizer = KucoinFuturesNormalizer(load_snapshot())
+    assert rejection(normalizer.normalize, _MARK, RECEIVED).error_type == "incomplete"
+    wrong_topic = {**_RATE, "topic": "/contractMarket/level2:XBTUSDTM"}
+    assert rejection(normalizer.normalize, wrong_topic, RECEIVED).error_type == "unknown_event"
+
+
+@settings(max_examples=150, deadline=None)
+@given(subject=st.sampled_from(["funding.rate", "mark.index.price"]), data=json_values)
+def test_random_instrument_pushes_never_raise_anything_but_frame_rejected(subject: str, data: Any) -> None:
+    normalizer = KucoinFuturesNormalizer(load_snapshot())
+    normalizer.normalize_open_interest(_DETAIL, RECEIVED)
+    only_frame_rejected_escapes(normalizer.normalize, _instrument_push(subject, data), RECEIVED)
+
+
 def test_token_handshake_gives_the_url_and_ping_interval() -> None:
     adapter = KucoinFuturesAdapter(load_snapshot())
     request = adapter.connect_request()

@@ -84,6 +84,17 @@ def test_trade_snapshot_ids_are_deterministic_and_distinct(
     assert ids == [t.trade_id for t in normalizer.normalize(yfi_frames["trades:snapshot"], RECEIVED)]  # type: ignore[attr-defined]
 
 
+def test_identical_fills_in_one_frame_get_distinct_ids_stable_across_replays(
+    normalizer: PhemexNormalizer,
+) -> None:
+    """Issue 15: Phemex sends no trade id, so two identical fills in one frame once shared one."""
+    fill = [1666856076819029800, "Sell", "20700.3", "0.649"]
+    frame = {"trades_p": [fill, fill, fill], "symbol": "BTCUSDT", "type": "incremental", "sequence": 1}
+    ids = [t.trade_id for t in normalizer.normalize(frame, RECEIVED)]  # type: ignore[attr-defined]
+    assert len(set(ids)) == 3
+    assert ids == [t.trade_id for t in normalizer.normalize(frame, RECEIVED)]  # type: ignore[attr-defined]
+
+
 def test_hedged_book_and_trades_use_real_values(normalizer: PhemexNormalizer) -> None:
     # Samples of the Hedged-Perpetual docs (orderbook_p, trades_p).
     book = {

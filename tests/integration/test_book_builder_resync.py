@@ -23,8 +23,8 @@ from services.book_builder.core import TopOfBook
 from services.book_builder.resync import http_fetcher
 from services.book_builder.service import BookBuilderProcessor
 from services.book_builder.venues import new_builder
-from services.ingest.instruments import load_snapshot
 from services.ingest.venue import RestRequest
+from services.instruments.catalog import load_snapshot
 from services.runtime.service import StreamService
 from services.runtime.settings import Settings
 from tests.book_builder.streams import binance_book_events, committed_offset, end_offset, produce, wait_for

@@ -18,9 +18,9 @@ from services.book_builder.core.builder import BookBuilder, BookState
 from services.book_builder.core.rules import sequence_rule_for
 from services.ingest.connector import ConnectorOptions
 from services.ingest.connector.parse import CHANNEL_OF_EVENT
-from services.ingest.instruments import load_snapshot
 from services.ingest.service import FeedSpec, IngestService
 from services.ingest.venues import adapter_for
+from services.instruments.catalog import load_snapshot
 from services.runtime.settings import Settings
 from services.simulator.dialects import available_dialects
 from services.simulator.model import Fault, FaultKind, ModelConfig

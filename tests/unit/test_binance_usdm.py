@@ -136,7 +136,8 @@ def test_prefixed_contract_is_scaled_to_the_true_base() -> None:
     [
         ({"e": "trade", "s": "BTCUSDT"}, "malformed"),
         (
-            {"e": "trade", "T": 1, "s": "NOPEUSDT", "t": 1, "p": "1", "q": "1", "m": True},
+            # a dated future: not named like a perpetual, so nothing is derived
+            {"e": "trade", "T": 1, "s": "NOPEUSDT_240927", "t": 1, "p": "1", "q": "1", "m": True},
             "unknown_instrument",
         ),
         ({"e": "trade", "T": 1, "s": "BTCUSDT", "t": 1, "p": "-1", "q": "1", "m": True}, "out_of_range"),

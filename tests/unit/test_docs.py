@@ -5,6 +5,13 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings
 
+from services.alert.delivery import DeliverySettings
+from services.alert.rules_api import RulesApiSettings
+from services.alert.service import AlertSettings
+from services.analytics.service import AnalyticsSettings
+from services.api.settings import ApiSettings
+from services.arbitrage.service import ArbitrageSettings
+from services.liquidity.service import LiquiditySettings
 from services.matching.gateway.settings import GatewaySettings
 from services.matching.service import MatchingSettings
 from services.runtime.settings import Settings
@@ -14,7 +21,18 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 NOT_SETTINGS = {"PERPWATCH_DATA_DIR", "PERPWATCH_STATE_DIR"}
 
 
-SETTINGS_CLASSES: list[type[BaseSettings]] = [Settings, MatchingSettings, GatewaySettings]
+SETTINGS_CLASSES: list[type[BaseSettings]] = [
+    Settings,
+    MatchingSettings,
+    GatewaySettings,
+    ArbitrageSettings,
+    LiquiditySettings,
+    AnalyticsSettings,
+    AlertSettings,
+    DeliverySettings,
+    RulesApiSettings,
+    ApiSettings,
+]
 
 
 def _variables(settings_class: type[BaseSettings]) -> dict[str, object]:

@@ -20,14 +20,15 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel
 
-from schemas.common import CANONICAL_SYMBOL_PATTERN, ExchangeId
+from schemas.common import CANONICAL_SYMBOL_PATTERN, ExchangeId, InstrumentProvenance
 from schemas.market_data import BookDelta, BookSequence, BookSnapshot
 
 _ZERO = Decimal(0)
 _EXCHANGES: dict[str, ExchangeId] = {exchange.value: exchange for exchange in ExchangeId}
 _SYMBOL = re.compile(CANONICAL_SYMBOL_PATTERN)
 _EVENT_FIELDS = frozenset(BookDelta.model_fields)
-_REQUIRED_FIELDS = _EVENT_FIELDS - {"checksum"}
+_REQUIRED_FIELDS = _EVENT_FIELDS - {"checksum", "instrument_provenance"}
+_PROVENANCES = {provenance.value: provenance for provenance in InstrumentProvenance}
 _SEQUENCE_FIELDS = frozenset(BookSequence.model_fields)
 _new = object.__new__
 M = TypeVar("M", bound=BaseModel)
@@ -203,12 +204,17 @@ def decode_book_event(raw: bytes) -> BookSnapshot | BookDelta:
     if type(native_symbol) is not str or not native_symbol:
         raise _reject(f"{kind}.native_symbol", "String should have at least 1 character")
     checksum = document.get("checksum")
+    provenance_text = document.get("instrument_provenance", InstrumentProvenance.LISTED.value)
+    provenance = _PROVENANCES.get(provenance_text) if type(provenance_text) is str else None
+    if provenance is None:
+        raise _reject(f"{kind}.instrument_provenance", "Input should be 'listed' or 'derived'")
     values = {
         "exchange": exchange,
         "symbol": _symbols.check(document["symbol"]),
         "native_symbol": native_symbol,
         "exchange_ts": _int(document["exchange_ts"], f"{kind}.exchange_ts", minimum=0),
         "receive_ts": _int(document["receive_ts"], f"{kind}.receive_ts", minimum=0),
+        "instrument_provenance": provenance,
         "type": kind,
         "sequence": _sequence(document["sequence"]),
         "bids": _levels(document["bids"], f"{kind}.bids"),

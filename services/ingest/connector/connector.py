@@ -56,7 +56,7 @@ from services.ingest.connector.rest import RestClient, RestError
 from services.ingest.connector.sink import EventSink, FrameTap
 from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel, RateLimit, RestRequest, VenueAdapter
-from services.instruments.catalog import Instrument, InstrumentCatalog, load_snapshot
+from services.instruments.catalog import Instrument, InstrumentCatalog, UnknownInstrument, load_snapshot
 from services.runtime.dead_letter import dead_letter
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,7 @@ class VenueConnector:
             on_rate_limited=self._on_rate_limited,
             backoff=Backoff(initial_s=0.25, cap_s=10.0, rng=random.Random(self._rng.random())),
         )
+        self._catalog = catalog or load_snapshot()
         self._snapshot_tasks: dict[str, tuple[float, asyncio.Task[bool]]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         canonical = {s: self._canonical(s) for s in native_symbols}
@@ -151,7 +152,6 @@ class VenueConnector:
         groups = plan_connections(
             adapter, native_symbols, self.channels, self.options.max_subscriptions_per_connection
         )
-        self._instruments = {i.native_symbol: i for i in instruments_of(self.exchange, catalog)}
         self.mark_prices: dict[str, Decimal] = {}
         """Latest mark price per native symbol, in venue units, from the venue's funding events."""
         observe = self._observe if self._polls() else None
@@ -180,16 +180,21 @@ class VenueConnector:
             for index, group in enumerate(groups)
         ]
 
+    def _instrument(self, native_symbol: str) -> Instrument | None:
+        """The listed instrument, or the one its venue's naming rules derive (base-unit venues)."""
+        try:
+            return self._catalog.get(self.exchange, native_symbol)
+        except UnknownInstrument:
+            return None
+
     def _canonical(self, native_symbol: str) -> str:
-        for instrument in instruments_of(self.exchange):
-            if instrument.native_symbol == native_symbol:
-                return instrument.symbol
-        return native_symbol
+        instrument = self._instrument(native_symbol)
+        return instrument.symbol if instrument is not None else native_symbol
 
     def _observe(self, events: list[InstrumentEvent]) -> None:
         for event in events:
             if isinstance(event, Funding) and event.mark_price is not None:
-                instrument = self._instruments.get(event.native_symbol)
+                instrument = self._instrument(event.native_symbol)
                 # Funding carries the price per base unit; the venue's own unit is what a REST
                 # payload in contracts converts with (1000PEPE: times 1000).
                 multiplier = instrument.multiplier if instrument is not None else Decimal(1)
@@ -362,7 +367,7 @@ class VenueConnector:
 
     async def _fetch_open_interest(self, native_symbol: str) -> None:
         mark_price = self.mark_prices.get(native_symbol)
-        instrument = self._instruments.get(native_symbol)
+        instrument = self._instrument(native_symbol)
         if (
             mark_price is None
             and instrument is not None

@@ -37,3 +37,8 @@ RATE_LIMITED = Counter(
     ["exchange"],
 )
 SNAPSHOTS = Counter("perpwatch_ingest_book_snapshots_total", "REST book snapshots published.", ["exchange"])
+DERIVED_INSTRUMENT_EVENTS = Counter(
+    "perpwatch_ingest_derived_instrument_events_total",
+    "Events normalized with an instrument derived from the venue's naming rules (symbol not in the instrument list).",
+    ["exchange", "native_symbol"],
+)

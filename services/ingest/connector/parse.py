@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from schemas.common import InstrumentEvent
+from schemas.common import InstrumentEvent, InstrumentProvenance
 from schemas.market_data import (
     BestBidOffer,
     BookDelta,
@@ -22,6 +22,7 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
+from services.ingest.connector.metrics import DERIVED_INSTRUMENT_EVENTS
 from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel, VenueAdapter
 
@@ -86,12 +87,21 @@ def _normalize_with_framing(
 
 def _normalize(adapter: VenueAdapter, frame: Any, receive_ts: int) -> list[InstrumentEvent]:
     try:
-        return adapter.normalizer.normalize(frame, receive_ts)
+        events = adapter.normalizer.normalize(frame, receive_ts)
     except FrameRejected:
         raise
     except Exception as exc:  # the parser contract says this cannot happen; the feed must survive it
         log.exception("venue parser raised instead of rejecting", extra={"exchange": adapter.exchange.value})
         raise FrameRejected("parser_error", f"{type(exc).__name__}: {exc}") from None
+    count_derived(events)
+    return events
+
+
+def count_derived(events: list[InstrumentEvent]) -> None:
+    """Counts events whose instrument was derived from the venue's naming rules (the metric says which)."""
+    for event in events:
+        if event.instrument_provenance is InstrumentProvenance.DERIVED:
+            DERIVED_INSTRUMENT_EVENTS.labels(event.exchange.value, event.native_symbol).inc()
 
 
 def takes_mark_price(adapter: VenueAdapter) -> bool:
@@ -139,8 +149,10 @@ def normalize_rest_snapshot(
     if not isinstance(payload, dict):
         raise FrameRejected("malformed", "snapshot is not a JSON object")
     try:
-        return adapter.normalizer.normalize_rest_snapshot(payload, native_symbol, receive_ts)
+        events = adapter.normalizer.normalize_rest_snapshot(payload, native_symbol, receive_ts)
     except FrameRejected:
         raise
     except Exception as exc:
         raise FrameRejected("parser_error", f"{type(exc).__name__}: {exc}") from None
+    count_derived(events)
+    return events

@@ -88,6 +88,46 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+# The newer (UTA, /v3/ws/public) topics, and the v2 channel each one reads as.
+_UTA_TOPICS = {
+    "publicTrade": "trade",
+    "books": "books",
+    "books1": "books1",
+    "books5": "books5",
+    "books50": "books50",
+}
+# Sizes are in the base coin on these; coin-futures count in the quote coin (uta/websocket/public/New-Trades-Channel).
+_UTA_BASE_UNIT_TYPES = ("usdt-futures", "usdc-futures")
+
+
+def _from_uta(frame: JsonObject, arg: JsonObject) -> JsonObject:
+    """A frame of Bitget's newer public WebSocket (UTA, ``wss://ws.bitget.com/v3/ws/public``) in
+    the v2 shape the handlers read: ``arg {instType, topic, symbol}`` becomes ``{instType,
+    channel, instId}``, trade rows ``{i, p, v, S, T}`` become ``{tradeId, price, size, side, ts}``
+    and book rows ``{a, b, seq, pseq, checksum, ts}`` become ``{asks, bids, ...}``
+    (bitget.com/api-doc/uta/websocket/public/New-Trades-Channel and .../Order-Book-Channel).
+    """
+    topic, inst_type = arg.get("topic"), arg.get("instType")
+    channel = _UTA_TOPICS.get(topic) if isinstance(topic, str) else None
+    if channel is None:
+        raise FrameRejected("unknown_event", f"unsupported UTA topic {topic!r}")
+    if not isinstance(inst_type, str) or inst_type.lower() not in _UTA_BASE_UNIT_TYPES:
+        raise FrameRejected(
+            "unknown_event", f"unsupported UTA instType {inst_type!r} (USDT/USDC futures only)"
+        )
+    rows = frame["data"]
+    if not isinstance(rows, list):
+        raise TypeError("data is not a list")
+    if channel == "trade":
+        rows = [
+            {"tradeId": r["i"], "price": r["p"], "size": r["v"], "side": r["S"], "ts": r["T"]} for r in rows
+        ]
+    else:
+        rows = [{**r, "asks": r["a"], "bids": r["b"]} for r in rows]
+    v2_arg = {"instType": inst_type, "channel": channel, "instId": arg["symbol"]}
+    return {**frame, "arg": v2_arg, "data": rows}
+
+
 class BitgetNormalizer(NormalizerDefaults):
     exchange = ExchangeId.BITGET
 
@@ -100,6 +140,7 @@ class BitgetNormalizer(NormalizerDefaults):
             "books": self._books,
             "books5": self._books,
             "books15": self._books,
+            "books50": self._books,  # UTA's 50-level channel; like books5/15, whole every push
             "books1": self._best_bid_offer,
             "ticker": self._ticker,
         }
@@ -117,6 +158,10 @@ class BitgetNormalizer(NormalizerDefaults):
         arg = frame.get("arg")
         if not isinstance(arg, dict):
             raise FrameRejected("malformed", "frame has no arg object")
+        if "topic" in arg and "channel" not in arg:
+            with as_frame_rejected(arg.get("topic")):
+                frame = _from_uta(frame, arg)
+            arg = frame["arg"]
         channel = arg.get("channel")
         handler = self._handlers.get(channel) if isinstance(channel, str) else None
         if handler is None:

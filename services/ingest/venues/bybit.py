@@ -86,6 +86,8 @@ class BybitNormalizer(NormalizerDefaults):
                 return self._ticker(frame, receive_ts)
             if kind == "allLiquidation":
                 return [self._liquidation(row, receive_ts) for row in frame["data"]]
+            if kind == "liquidation":
+                return [self._liquidation(_older_liquidation(frame["data"]), receive_ts)]
         raise FrameRejected("unknown_event", f"unsupported topic {topic!r}")
 
     # --- topics ----------------------------------------------------------------------------
@@ -189,6 +191,22 @@ class BybitNormalizer(NormalizerDefaults):
             side=Side.SELL if position is Side.BUY else Side.BUY,
             **trade_amounts(instrument, price, quantity),
         )
+
+
+def _older_liquidation(data: JsonObject) -> JsonObject:
+    """The ``liquidation.{symbol}`` topic that ``allLiquidation`` replaced, still in older captures:
+    one object ``{"updatedTime", "symbol", "side", "size", "price"}`` whose ``side`` is, as in
+    ``allLiquidation``, the liquidated position's (bybit-exchange.github.io/docs/v5/websocket/public/liquidation).
+    Returned in ``allLiquidation``'s row shape."""
+    if not isinstance(data, dict):
+        raise TypeError("liquidation data is not an object")
+    return {
+        "T": data["updatedTime"],
+        "s": data["symbol"],
+        "S": data["side"],
+        "v": data["size"],
+        "p": data["price"],
+    }
 
 
 _TOPICS: dict[Channel, tuple[str, ...]] = {

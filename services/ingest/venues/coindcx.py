@@ -59,21 +59,40 @@ from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
 from services.instruments.catalog import Instrument, InstrumentCatalog, UnknownInstrument
 
 EVENT_PREFIX = "42"
+CONNECT_ERROR_PREFIX = "44"
 PAIR_PREFIX = "B-"
 QUOTE = "USDT"
 ORDER_BOOK_DEPTH = 50
 CURRENT_PRICES_CHANNEL = "currentPrices@futures@rt"
 
 
+def is_engine_io_control(text: str) -> bool:
+    """Engine.IO/Socket.IO packets without market data: 0{...} open, 1 close, 2 ping, 3 pong,
+    40/40{...} connect, 41 disconnect, 43 ack, 5 upgrade, 6 noop (``42`` is an event, ``44`` an error)."""
+    return bool(text) and text[0] in "0123456" and not text.startswith((EVENT_PREFIX, CONNECT_ERROR_PREFIX))
+
+
 def decode_frame(text: str) -> list[Any] | None:
     """``42["event", payload]`` -> ``["event", payload]``; Engine.IO control frames -> None.
 
-    Raises FrameRejected for a ``42`` frame that is not a JSON array.
+    A capture that kept the Socket.IO event without its Engine.IO ``42`` prefix (``["event",
+    payload]``) reads the same. Anything else is rejected with the reason: no frame is dropped
+    silently.
     """
-    if not text.startswith(EVENT_PREFIX):
-        return None  # 0{...} open, 40/40{...} connect, 41 disconnect, 2 ping, 3 pong
+    if is_engine_io_control(text):
+        return None
+    if text.startswith(CONNECT_ERROR_PREFIX):
+        raise FrameRejected(
+            "venue_error", f"Socket.IO connect error: {text[len(CONNECT_ERROR_PREFIX) :][:200]}"
+        )
+    if text.startswith(EVENT_PREFIX):
+        body = text[len(EVENT_PREFIX) :]
+    elif text.lstrip().startswith("["):
+        body = text
+    else:
+        raise FrameRejected("malformed", "neither an Engine.IO packet nor a Socket.IO event array")
     try:
-        event = orjson.loads(text[len(EVENT_PREFIX) :])
+        event = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise FrameRejected("malformed", f"Socket.IO event is not JSON: {exc}") from None
     if not isinstance(event, list) or not event or not isinstance(event[0], str):
@@ -274,7 +293,7 @@ class CoindcxAdapter(AdapterDefaults):
 
     def is_control_frame(self, frame: Any) -> bool:
         if isinstance(frame, str):
-            return not frame.startswith(EVENT_PREFIX)
+            return is_engine_io_control(frame)
         # A connector that JSON-decodes every text frame turns "2", "3", "40" and "41" into numbers.
         return isinstance(frame, int) and not isinstance(frame, bool)
 

@@ -109,8 +109,15 @@ class GateioNormalizer(NormalizerDefaults):
         if signed == 0:
             raise FrameRejected("out_of_range", "trade of size 0")
         contracts = abs(signed)
+        # create_time_ms came later; older pushes carry only create_time, in whole seconds
+        # (gate.io/docs/developers/futures/ws/en, "Trades notification": both fields documented).
+        ts = (
+            ms_to_ns(row["create_time_ms"])
+            if "create_time_ms" in row
+            else strict_int(row["create_time"]) * NS_PER_S
+        )
         return Trade(
-            **event_ids(instrument, ms_to_ns(row["create_time_ms"]), receive_ts),
+            **event_ids(instrument, ts, receive_ts),
             trade_id=str(row["id"]),
             side=Side.BUY if signed > 0 else Side.SELL,
             **trade_amounts(instrument, price, contracts),

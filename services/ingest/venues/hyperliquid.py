@@ -134,9 +134,19 @@ class HyperliquidNormalizer(NormalizerDefaults):
 
     def _best_bid_offer(self, data: Any, receive_ts: int) -> list[InstrumentEvent]:
         instrument = self._catalog.get(self.exchange, data["coin"])
-        bid, ask = data["bbo"]
+        sides = data["bbo"]
+        if not isinstance(sides, list):
+            raise TypeError("bbo is not a list")
+        # WsBbo is [bid | null, ask | null]; a side may also be left out. A one-sided top of book is
+        # valid market data, but md.bbo.v1 carries both sides: say so instead of failing to unpack.
+        if len(sides) > 2:
+            raise FrameRejected("malformed", f"bbo has {len(sides)} sides")
+        bid, ask = (*sides, None, None)[:2]
         if bid is None or ask is None:
-            return []  # one side of the book is empty
+            empty = "bid" if bid is None else "ask"
+            raise FrameRejected(
+                "one_sided_book", f"{data['coin']} bbo has no {empty}: md.bbo.v1 needs both sides"
+            )
         (bid_price, bid_size), (ask_price, ask_size) = (
             self._level(instrument, bid),
             self._level(instrument, ask),

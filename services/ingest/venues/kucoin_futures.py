@@ -23,11 +23,14 @@ Book sequence: every ``level2`` message carries ONE change and its ``sequence``:
 sequence is the previous one + 1.
 
 Funding and open interest have no complete WebSocket feed: ``/contract/instrument`` pushes the
-rate without the next funding time, and no topic carries open interest. Both are read from the
-contract detail (GET /api/v1/contracts/{symbol}), polled like Binance's open interest through
-``open_interest_request`` / ``normalize_open_interest``. KuCoin publishes no liquidation feed.
+rate (``funding.rate``) and the mark/index prices (``mark.index.price``) without the next funding
+time, and no topic carries open interest. Both are read from the contract detail (GET
+/api/v1/contracts/{symbol}), polled like Binance's open interest through ``open_interest_request``
+/ ``normalize_open_interest``; ``/contract/instrument`` pushes (in captures) are read too, and
+published as Funding once the poll told the settlement time. KuCoin publishes no liquidation feed.
 """
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -61,8 +64,24 @@ from services.instruments.catalog import Instrument, InstrumentCatalog
 _BASE_ALIASES = {"XBT": "BTC"}
 
 
+@dataclass
+class _FundingState:
+    """What one contract's funding stream has told so far; ``/contract/instrument`` sends the rate
+    and the mark/index prices in separate pushes, and neither carries the next settlement time."""
+
+    interval_s: int
+    rate: Decimal | None = None
+    next_funding_ts: int | None = None
+    mark: Decimal | None = None
+    index: Decimal | None = None
+
+
 class KucoinFuturesNormalizer(NormalizerDefaults):
     exchange = ExchangeId.KUCOIN_FUTURES
+
+    def __init__(self, catalog: InstrumentCatalog) -> None:
+        super().__init__(catalog)
+        self._funding: dict[str, _FundingState] = {}
 
     def normalize(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         if not isinstance(frame, dict):
@@ -86,6 +105,11 @@ class KucoinFuturesNormalizer(NormalizerDefaults):
                 return [self._level2(topic.partition(":")[2], data, receive_ts)]
             if subject in ("tickerV2", "ticker"):
                 return [self._ticker(data, receive_ts)]
+            if subject in ("funding.rate", "mark.index.price"):
+                # The symbol is in the topic (/contract/instrument:XBTUSDTM); newer pushes repeat it.
+                if not isinstance(topic, str) or not topic.startswith("/contract/instrument:"):
+                    raise FrameRejected("unknown_event", f"{subject} subject on topic {topic!r}")
+                return [self._instrument_push(topic.partition(":")[2], subject, data, receive_ts)]
         raise FrameRejected("unknown_event", f"unsupported subject {subject!r} on {topic!r}")
 
     def normalize_rest_snapshot(
@@ -125,21 +149,68 @@ class KucoinFuturesNormalizer(NormalizerDefaults):
             ]
             if data.get("fundingFeeRate") is not None and data.get("nextFundingRateTime") is not None:
                 granularity_ms = data.get("fundingRateGranularity")
-                events.append(
-                    Funding(
-                        **ids,
-                        rate=finite_decimal(data["fundingFeeRate"]),
-                        interval_s=strict_int(granularity_ms) // 1000
-                        if granularity_ms
-                        else instrument.funding_interval_s,
-                        next_funding_ts=receive_ts + ms_to_ns(data["nextFundingRateTime"]),
-                        mark_price=mark,
-                        index_price=finite_decimal(data["indexPrice"]) if data.get("indexPrice") else None,
-                    )
+                funding = Funding(
+                    **ids,
+                    rate=finite_decimal(data["fundingFeeRate"]),
+                    interval_s=strict_int(granularity_ms) // 1000
+                    if granularity_ms
+                    else instrument.funding_interval_s,
+                    next_funding_ts=receive_ts + ms_to_ns(data["nextFundingRateTime"]),
+                    mark_price=mark,
+                    index_price=finite_decimal(data["indexPrice"]) if data.get("indexPrice") else None,
                 )
+                events.append(funding)
+                # The stream's funding.rate pushes lack the settlement time: they take it from here.
+                state = self._state(instrument)
+                state.interval_s, state.next_funding_ts = funding.interval_s, funding.next_funding_ts
+                state.rate = state.rate if state.rate is not None else funding.rate
             return events
 
     # --- subjects --------------------------------------------------------------------------
+
+    def _state(self, instrument: Instrument) -> _FundingState:
+        state = self._funding.get(instrument.native_symbol)
+        if state is None:
+            state = self._funding[instrument.native_symbol] = _FundingState(instrument.funding_interval_s)
+        return state
+
+    def _instrument_push(
+        self, native_symbol: str, subject: str, data: JsonObject, receive_ts: int
+    ) -> Funding:
+        """``funding.rate`` ``{"granularity", "fundingRate", "timestamp"}`` and ``mark.index.price``
+        ``{"granularity", "indexPrice", "markPrice", "timestamp"}`` (times in ms) on
+        ``/contract/instrument:{symbol}`` (kucoin.com/docs/websocket/futures-trading/public-channels/contract-market-data).
+
+        Each push updates the contract's funding state and publishes it whole. The next settlement
+        time comes only from the contract detail poll (``normalize_open_interest``); until one
+        arrived, a push is rejected with that reason rather than published with an invented time.
+        """
+        instrument = self._catalog.get(self.exchange, native_symbol)
+        ts = ms_to_ns(data.get("timestamp", data.get("ts")))
+        state = self._state(instrument)
+        if subject == "funding.rate":
+            state.rate = finite_decimal(data["fundingRate"])
+        else:
+            state.mark = instrument.base_price(finite_decimal(data["markPrice"]))
+            state.index = instrument.base_price(finite_decimal(data["indexPrice"]))
+        if state.next_funding_ts is None or state.rate is None:
+            missing = "settlement time" if state.next_funding_ts is None else "funding rate"
+            raise FrameRejected(
+                "incomplete",
+                f"{subject} for {native_symbol}: no {missing} known yet (it comes from the contract "
+                "detail, GET /api/v1/contracts/{symbol}, or a funding.rate push)",
+            )
+        if state.next_funding_ts <= ts:  # settlements passed since the poll: move to the next one
+            interval_ns = state.interval_s * 1_000_000_000
+            state.next_funding_ts += ((ts - state.next_funding_ts) // interval_ns + 1) * interval_ns
+        return Funding(
+            **event_ids(instrument, ts, receive_ts),
+            rate=state.rate,
+            interval_s=state.interval_s,
+            next_funding_ts=state.next_funding_ts,
+            mark_price=state.mark if state.mark and state.mark > 0 else None,
+            index_price=state.index if state.index and state.index > 0 else None,
+        )
 
     def _levels(self, instrument: Instrument, levels: Any) -> list[tuple[Decimal, Decimal]]:
         out = []

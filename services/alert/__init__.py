@@ -1,0 +1,1 @@
+"""Alert service: user rules evaluated on the analytics topics, notifications delivered without loss."""

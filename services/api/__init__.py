@@ -1,0 +1,1 @@
+"""The query API, its WebSocket and the live dashboard (``perpwatch run api``)."""

@@ -1,0 +1,1 @@
+"""The arbitrage service: executable cross-venue spreads and funding differentials."""
