@@ -67,7 +67,7 @@ def _start_service(
     spec: ServiceSpec, settings: Settings, extra_env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
     port = spec.local_metrics_port
-    extra = f"; http://127.0.0.1:{spec.http_port}/docs" if spec.http_port else ""
+    extra = f"; http://127.0.0.1:{spec.http_port}/ (OpenAPI: /docs)" if spec.http_port else ""
     console.print(f"[bold]service[/bold] {spec.name}: health on http://127.0.0.1:{port}/healthz{extra}")
     return _child(["run", spec.name], settings, {"PERPWATCH_METRICS_PORT": str(port), **(extra_env or {})})
 

@@ -117,7 +117,12 @@ class _Feeder:
         self._pending += 1
         return self.flush() if self._pending >= BATCH_RECORDS else []
 
-    def flush(self) -> list[Envelope]:
+    def flush(self, *, last: bool = False) -> list[Envelope]:
+        # At the end of the file a processor may close what it still holds (``finish(out)``),
+        # e.g. samples waiting for a later trade; a running service never reaches an end.
+        finish = getattr(self.processor, "finish", None) if last else None
+        if finish is not None:
+            finish(self._out)
         end_batch = getattr(self.processor, "end_batch", None)
         if end_batch is not None:
             end_batch(self._out)
@@ -176,8 +181,8 @@ def analyze(
     for envelope in envelopes:
         through(0, envelope)
     for stage, feeder in enumerate(upstream):
-        for produced in feeder.flush():
+        for produced in feeder.flush(last=True):
             through(stage + 1, produced)
-    for produced in target.flush():
+    for produced in target.flush(last=True):
         _emit(produced)
     return summary

@@ -87,6 +87,9 @@ EXPECTED_COLUMNS: dict[str, dict[str, str]] = {
         "volume": "numeric",
         "notional": "numeric",
         "trade_count": "integer",
+        # Added by 0012_analytics (taker buy/sell split of the bar).
+        "buy_volume": "numeric",
+        "sell_volume": "numeric",
     },
 }
 
@@ -111,6 +114,8 @@ EXPECTED_INDEXES: dict[str, set[str]] = {
 NULLABLE_COLUMNS = {
     ("funding_rates", "mark_price"),
     ("funding_rates", "index_price"),
+    ("candles", "buy_volume"),
+    ("candles", "sell_volume"),
     ("open_interest", "open_interest_notional"),
 }
 

@@ -51,7 +51,7 @@ def test_analyze_on_the_real_capture_matches_the_processor(
     out = io.BytesIO()
     analyze(build_processor(), _envelopes(events), out)
     printed = [orjson.loads(line)["event"] for line in out.getvalue().splitlines()]
-    direct = metrics(run_processor(events, LiquiditySettings(), finish=False))
+    direct = metrics(run_processor(events, LiquiditySettings(), finish=True))
     assert [p["exchange_ts"] for p in printed] == [m.exchange_ts for m in direct]
     assert all(p["slippage_notional"] == "250000" for p in printed)
     buckets = [p["exchange_ts"] // (5 * 10**9) for p in printed]
