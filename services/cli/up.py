@@ -43,7 +43,9 @@ def _stack(command: str) -> None:
     subprocess.run(["bash", str(script), command], check=True)
 
 
-def _child(args: list[str], settings: Settings, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _child(
+    args: list[str], settings: Settings, extra_env: dict[str, str], *, quiet_stdout: bool = False
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PERPWATCH_LOG_FORMAT": "console",
@@ -52,7 +54,12 @@ def _child(args: list[str], settings: Settings, extra_env: dict[str, str]) -> su
         **extra_env,
     }
     # A session of its own: the terminal's Ctrl-C reaches only us, and we stop children in order.
-    return subprocess.Popen([sys.executable, "-m", "services.cli", *args], env=env, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL if quiet_stdout else None,
+    )
 
 
 class StopRequested(Exception):
@@ -92,6 +99,8 @@ def _start_simulator(settings: Settings, children: dict[str, subprocess.Popen[by
         ],
         settings,
         {},
+        # The endpoints also go to the file read below; the terminal gets the one-line summary.
+        quiet_stdout=True,
     )
     deadline = time.monotonic() + 30
     while not endpoints_file.exists():
