@@ -162,9 +162,11 @@ def run(name: str, settings: Settings) -> None:
     """``perpwatch run NAME``: run one service until SIGTERM/SIGINT/SIGHUP, then drain."""
     service = spec(name)
     if service.kind == "stream":
-        from services.runtime.service import run_service
+        from services.runtime.process import run_process
+        from services.runtime.service import StreamService
 
-        run_service(build_processor(name), settings)
+        # Built inside the shell, so what the processor logs while it is built is formatted too.
+        run_process(name, settings, lambda: StreamService(build_processor(name), settings))
     else:
         runner: Callable[[Settings], None] = service.load()
         runner(settings)

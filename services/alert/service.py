@@ -31,7 +31,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.alert import AlertNotification, AlertRule, AlertRuleChange, AlertRuleFile, AlertStatus
 from schemas.topics import TOPICS_BY_NAME
-from services.alert.core.builtin import builtin_rules
+from services.alert.core.builtin import BUILTIN_RULES, builtin_rules
 from services.alert.core.catalog import MetricCatalog, registered_catalog
 from services.alert.core.engine import AlertEngine, EventRejected
 from services.alert.core.rules import RuleError
@@ -394,8 +394,12 @@ def build_processor(alert: AlertSettings | None = None) -> AlertProcessor:
         lateness_ns=alert.lateness_ms * 1_000_000,
         idle_ns=alert.idle_ms * 1_000_000,
     )
+    enabled = {rule.id: rule.enabled for rule in (*BUILTIN_RULES, *rules)}
     for rule_id, reasons in left_out.items():
-        log.warning("rule left out", extra={"rule": rule_id, "reasons": reasons})
+        # A disabled built-in for a topic this service does not read (e.g. the raw-liquidations
+        # variant) is expected; only a rule the user meant to run is worth a warning.
+        level = logging.WARNING if enabled.get(rule_id, True) else logging.INFO
+        log.log(level, "rule left out", extra={"rule": rule_id, "reasons": reasons})
     webhooks = tuple(target.name for target in parse_webhooks(alert.webhooks))
     processor = AlertProcessor(engine, inputs, webhooks=webhooks, restore_history=alert.restore_history)
     processor.rejected_rules.update(left_out)

@@ -43,25 +43,11 @@ def read_envelopes(lines: Iterable[bytes | str]) -> Iterator[tuple[str, str, byt
         yield envelope["topic"], envelope.get("key") or "", orjson.dumps(envelope["event"])
 
 
-class _NoResync:
-    """Offline there is nobody to fetch a snapshot from: a broken book waits for the file's next one."""
-
-    def request(self, key: str, exchange: Any, native_symbol: str) -> bool:
-        return False
-
-    def recovered(self, key: str) -> None:
-        pass
-
-    def cancel(self, keys: set[str]) -> None:
-        pass
-
-
 def build_books(envelopes: Iterable[tuple[str, str, bytes]]) -> Iterator[tuple[str, str, bytes]]:
     """``md.book.v1`` through the book-builder's processor into ``book.l2.v1``/``book.bbo.v1``."""
     from services.book_builder.service import BookBuilderProcessor  # only this mode needs venue metadata
 
-    builder = BookBuilderProcessor()
-    builder._resync = _NoResync()  # type: ignore[assignment]
+    builder = BookBuilderProcessor()  # offline, a broken book waits for the file's next snapshot
     decode = builder.decoders["md.book.v1"]
     for offset, (topic, key, raw) in enumerate(envelopes):
         if topic == "md.book.v1":

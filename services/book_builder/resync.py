@@ -82,15 +82,17 @@ class ResyncRequests:
 
     def request(self, key: str, exchange: ExchangeId, native_symbol: str) -> bool:
         """Start a fetch for this book unless one is running or the backoff says wait."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False  # offline (`perpwatch analyze`): no venue to fetch from; wait for the file's next snapshot
         state = self._books.setdefault(key, _BookResync())
         now = self.clock()
         if (state.task is not None and not state.task.done()) or now < state.next_allowed:
             return False
         state.next_allowed = now + state.backoff_s
         state.backoff_s = min(MAX_BACKOFF_S, state.backoff_s * 2)
-        state.task = asyncio.get_running_loop().create_task(
-            self._fetch_and_publish(key, exchange, native_symbol)
-        )
+        state.task = loop.create_task(self._fetch_and_publish(key, exchange, native_symbol))
         return True
 
     def recovered(self, key: str) -> None:

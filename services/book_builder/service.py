@@ -31,7 +31,6 @@ from aiokafka.structs import ConsumerRecord
 
 from schemas.book import BookDepth, BookStatus, BookTop
 from schemas.common import ExchangeId
-from schemas.market_data import BookDelta, BookSnapshot
 from services.book_builder.checkpoints import (
     CHECKPOINT_TOPIC,
     MAX_CHECKPOINT_LEVELS,
@@ -48,13 +47,13 @@ from services.book_builder.core.builder import (
     InvalidReason,
     TopOfBook,
 )
-from services.book_builder.core.decode import BookPayloadRejected, decode_book_event, trusted
+from services.book_builder.core.decode import decode_book_event, trusted
 from services.book_builder.core.rules import SnapshotSource
 from services.book_builder.metrics import BOOK_AGE, CHECKPOINTS, BookMetrics
 from services.book_builder.resync import ResyncRequests, SnapshotFetcher, http_fetcher
 from services.book_builder.venues import new_builder, spec_for
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
-from services.runtime.service import Output, RejectedInput
+from services.runtime.service import Output
 from services.runtime.settings import Settings, get_settings
 from services.runtime.sink import Table, ns_to_datetime
 from services.runtime.topics import partitions_of
@@ -97,14 +96,6 @@ BOOK_DEPTH = Table(
 )
 
 
-def decode_input(raw: bytes) -> BookSnapshot | BookDelta:
-    """The service's one decoder of ``md.book.v1`` (registered with the runtime)."""
-    try:
-        return decode_book_event(raw)
-    except BookPayloadRejected as exc:
-        raise RejectedInput(exc.error_type, exc.reason) from None
-
-
 @dataclass(eq=False)
 class _Book:
     exchange: ExchangeId
@@ -141,7 +132,7 @@ class BookBuilderProcessor:
         depth_row_interval_ms: int = 1000,
         checkpoint_interval_s: float = 30.0,
     ) -> None:
-        self.decoders = {INPUT_TOPIC: decode_input}
+        self.decoders = {INPUT_TOPIC: decode_book_event}
         self._settings = settings
         self._fetcher = fetcher
         self._catalog = catalog

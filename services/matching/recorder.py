@@ -15,8 +15,7 @@ from aiokafka.structs import ConsumerRecord
 
 from schemas.venue import VenueOrderEvent, VenueSymbolEvent, VenueTrade
 from services.matching.topics import EVENTS_TOPIC, TRADES_TOPIC
-from services.runtime.service import Output, RejectedInput, run_service
-from services.runtime.settings import Settings, get_settings
+from services.runtime.service import Output, RejectedInput
 from services.runtime.sink import Row, Table, ns_to_datetime
 
 VENUE_EXCHANGE = "perpwatch"
@@ -133,12 +132,3 @@ class VenueRecorder:
             raise RejectedInput(
                 "unexpected_event", f"not a venue order, trade or symbol event: {type(event)}"
             )
-
-
-def run_venue_recorder(settings: Settings) -> None:
-    """Entry point of ``perpwatch run venue-recorder``."""
-    run_service(VenueRecorder(), settings)
-
-
-if __name__ == "__main__":
-    run_venue_recorder(get_settings())

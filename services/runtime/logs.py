@@ -15,6 +15,29 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
 }
 
 
+def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """What the caller passed through ``extra=``: every attribute a plain LogRecord lacks."""
+    return {key: value for key, value in record.__dict__.items() if key not in _STANDARD_ATTRS}
+
+
+class ConsoleFormatter(logging.Formatter):
+    """One readable line: time, service, level, logger, message, then the ``extra`` fields."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = _extra_fields(record)
+        if not fields:
+            return line
+        return (
+            line
+            + " "
+            + " ".join(f"{key}={orjson.dumps(value, default=str).decode()}" for key, value in fields.items())
+        )
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -29,9 +52,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS:
-                entry[key] = value
+        entry.update(_extra_fields(record))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
@@ -97,7 +118,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     if fmt == "json":
         handler.setFormatter(JsonFormatter(service))
     else:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(ConsoleFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

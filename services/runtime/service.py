@@ -38,27 +38,20 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
 from schemas.dead_letter import DeadLetter
+from schemas.fast_decode import RejectedInput
 from schemas.topics import TopicContract, topic
 from services.runtime.dead_letter import dead_letter
 from services.runtime.kafka import RebalanceHooks, make_consumer
 from services.runtime.metrics import CONSUMER_LAG, MESSAGES_CONSUMED, OFFSET_COMMITS
 from services.runtime.observability import Health, ObservabilityServer
-from services.runtime.process import run_process
 from services.runtime.publisher import DeliveryFailed, Publisher, PublisherStopped, transactional_id_for
 from services.runtime.settings import Settings
 from services.runtime.sink import Row, SinkStopped, Table, TimescaleSink
 from services.runtime.topics import ensure_topics
 
+__all__ = ["Output", "Processor", "RejectedInput", "StreamService"]
+
 log = logging.getLogger(__name__)
-
-
-class RejectedInput(Exception):
-    """Raised by a core for an input it cannot use; the record goes to the dead-letter topic."""
-
-    def __init__(self, error_type: str, reason: str) -> None:
-        super().__init__(reason)
-        self.error_type = error_type
-        self.reason = reason
 
 
 @dataclass
@@ -421,8 +414,3 @@ def _short_validation_error(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in error["loc"])
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
-
-
-def run_service(processor: Processor, settings: Settings) -> None:
-    """Entry point of `perpwatch run <service>`: runs until SIGTERM or SIGINT, then drains."""
-    run_process(processor.service, settings, lambda: StreamService(processor, settings))

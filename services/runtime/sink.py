@@ -14,7 +14,6 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -22,6 +21,9 @@ from psycopg import sql
 
 from services.runtime.metrics import SINK_BATCH_SECONDS, SINK_RETRIES, SINK_ROWS
 from services.runtime.observability import Health
+from services.runtime.timestamps import ns_to_datetime
+
+__all__ = ["Row", "SinkStopped", "Table", "TimescaleSink", "ns_to_datetime"]
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +31,6 @@ Row = tuple[Any, ...]
 
 # Errors that say "the database is not there right now", as opposed to "this row is wrong".
 _TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
-
-
-def ns_to_datetime(ns: int) -> datetime:
-    """Nanoseconds since the epoch to an aware datetime (PostgreSQL keeps microseconds)."""
-    return datetime.fromtimestamp(ns // 1000 / 1_000_000, tz=UTC)
 
 
 @dataclass(frozen=True)

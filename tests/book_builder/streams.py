@@ -11,7 +11,8 @@ from aiokafka.structs import ConsumerRecord
 
 from schemas.common import ExchangeId
 from schemas.market_data import BookDelta, BookSnapshot
-from services.book_builder.service import BookBuilderProcessor, decode_input
+from services.book_builder.core.decode import decode_book_event
+from services.book_builder.service import BookBuilderProcessor
 from services.ingest.venues import normalizer_for
 from services.instruments.catalog import load_snapshot
 from services.runtime.publisher import Publisher
@@ -104,5 +105,5 @@ def reference_run(payloads: list[bytes], settings: Settings | None = None) -> Ou
     out = Output()
     for offset, payload in enumerate(payloads):
         record = ConsumerRecord("md.book.v1", 0, offset, 0, 0, KEY, payload, None, 0, len(payload), ())
-        processor.handle(record, decode_input(payload), out)
+        processor.handle(record, decode_book_event(payload), out)
     return out

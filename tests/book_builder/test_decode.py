@@ -15,7 +15,7 @@ from schemas.common import ExchangeId
 from schemas.examples import EXAMPLES
 from schemas.market_data import BookDelta, BookSequence, BookSnapshot
 from schemas.topics import topic
-from services.book_builder.core.decode import BookPayloadRejected, decode_book_event
+from services.book_builder.core.decode import RejectedInput, decode_book_event
 from services.ingest.venues.binance_usdm import BinanceUsdmNormalizer
 from services.instruments.catalog import load_snapshot
 
@@ -80,7 +80,7 @@ STRICTER = [
     ("payload", "where"), [(p, w) for _, p, w in REJECTED], ids=[n for n, _, _ in REJECTED]
 )
 def test_bad_payloads_are_rejected_with_a_reason(payload: bytes, where: str) -> None:
-    with pytest.raises(BookPayloadRejected) as rejected:
+    with pytest.raises(RejectedInput) as rejected:
         decode_book_event(payload)
     assert where in rejected.value.reason
     assert rejected.value.error_type == "validation_error"
@@ -92,7 +92,7 @@ def test_bad_payloads_are_rejected_with_a_reason(payload: bytes, where: str) -> 
     ("payload", "where"), [(p, w) for _, p, w in STRICTER], ids=[n for n, _, _ in STRICTER]
 )
 def test_integers_must_be_json_integers(payload: bytes, where: str) -> None:
-    with pytest.raises(BookPayloadRejected, match=where):
+    with pytest.raises(RejectedInput, match=where):
         decode_book_event(payload)
 
 
@@ -153,6 +153,6 @@ def test_whatever_the_fast_decoder_accepts_pydantic_accepts_identically(field: s
     payload = _mutated(**{field: value})
     try:
         decoded = decode_book_event(payload)
-    except BookPayloadRejected:
+    except RejectedInput:
         return
     assert decoded == CONTRACT.validate_json(payload)

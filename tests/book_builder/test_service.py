@@ -20,7 +20,8 @@ from schemas.common import ExchangeId
 from schemas.market_data import BookDelta, BookSnapshot
 from schemas.topics import topic
 from services.book_builder.checkpoints import CHECKPOINT_TOPIC, BookCheckpointRecord
-from services.book_builder.service import BOOK_BBO, BOOK_DEPTH, BookBuilderProcessor, decode_input
+from services.book_builder.core.decode import decode_book_event
+from services.book_builder.service import BOOK_BBO, BOOK_DEPTH, BookBuilderProcessor
 from services.ingest.venues import normalizer_for
 from services.instruments.catalog import load_snapshot
 from services.runtime.service import Output, RejectedInput
@@ -66,7 +67,9 @@ class Run:
         self, payloads: list[bytes], start: int = 0, stop: int | None = None, *, batch: int = 500
     ) -> None:
         for offset in range(start, len(payloads) if stop is None else stop):
-            self.processor.handle(record(offset, payloads[offset]), decode_input(payloads[offset]), self.out)
+            self.processor.handle(
+                record(offset, payloads[offset]), decode_book_event(payloads[offset]), self.out
+            )
             if (offset + 1) % batch == 0:
                 self.processor.end_batch(self.out)
         self.processor.end_batch(self.out)
@@ -130,7 +133,7 @@ def test_a_gap_publishes_an_invalid_status_and_asks_for_a_snapshot(payloads: lis
 
 def test_bad_payloads_become_rejected_inputs() -> None:
     with pytest.raises(RejectedInput) as rejected:
-        decode_input(b'{"type": "delta"}')
+        decode_book_event(b'{"type": "delta"}')
     assert rejected.value.error_type == "validation_error"
 
 

@@ -299,7 +299,7 @@ def test_an_import_of_something_else_fails_and_keeps_the_cache(tmp_path: Path, c
 def test_derived_book_events_pass_the_book_builders_decoder(shared_data: Path) -> None:
     """The book-builder decodes md.book.v1 by hand: a derived event keeps its provenance there too."""
     from schemas.market_data import BookDelta, BookSnapshot
-    from services.book_builder.core.decode import BookPayloadRejected, decode_book_event
+    from services.book_builder.core.decode import RejectedInput, decode_book_event
 
     capture = open_capture(shared_data / "cryptofeed" / "BINANCE_FUTURES.ws.1.0")
     books: list[BookDelta | BookSnapshot] = []
@@ -315,7 +315,7 @@ def test_derived_book_events_pass_the_book_builders_decoder(shared_data: Path) -
                 assert decoded.instrument_provenance is InstrumentProvenance.DERIVED
                 books.append(event)
     assert books
-    with pytest.raises(BookPayloadRejected, match="instrument_provenance"):
+    with pytest.raises(RejectedInput, match="instrument_provenance"):
         decode_book_event(books[0].model_dump_json().replace('"derived"', '"guessed"').encode())
 
 

@@ -17,9 +17,9 @@ from services.market_recorder.core.rows import (
     funding_row,
     liquidation_row,
     open_interest_row,
-    timestamp,
     trade_row,
 )
+from services.runtime.timestamps import ns_to_datetime
 
 
 def _example(topic: str) -> object:
@@ -33,7 +33,7 @@ def test_rows_follow_their_columns() -> None:
     assert row["trade_id"] == trade.trade_id
     assert row["side"] == trade.side.value
     assert row["price"] == trade.price
-    assert row["ts"] == timestamp(trade.exchange_ts)
+    assert row["ts"] == ns_to_datetime(trade.exchange_ts)
     funding = _example("md.funding.v1")
     assert isinstance(funding, Funding)
     assert len(funding_row(funding)) == len(FUNDING_COLUMNS)
@@ -48,7 +48,7 @@ def test_rows_follow_their_columns() -> None:
 
 
 def test_timestamps_truncate_to_microseconds() -> None:
-    assert timestamp(1_723_161_256_322_999_999) == datetime(2024, 8, 8, 23, 54, 16, 322999, tzinfo=UTC)
+    assert ns_to_datetime(1_723_161_256_322_999_999) == datetime(2024, 8, 8, 23, 54, 16, 322999, tzinfo=UTC)
 
 
 @given(st.lists(st.sampled_from(["1", "2", "3", "4", "5"]), max_size=50))

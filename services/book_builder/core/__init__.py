@@ -13,7 +13,7 @@ from services.book_builder.core.builder import (
     TopOfBook,
 )
 from services.book_builder.core.checksum import ChecksumSpec, WireUnits, okx_checksum
-from services.book_builder.core.decode import BookPayloadRejected, decode_book_event
+from services.book_builder.core.decode import RejectedInput, decode_book_event
 from services.book_builder.core.rules import BookSpec, SnapshotSource, book_spec_for, sequence_rule_for
 from services.book_builder.core.sequence import (
     BinanceSequenceRule,
@@ -30,7 +30,6 @@ __all__ = [
     "BinanceSequenceRule",
     "BookBuilder",
     "BookInvalidated",
-    "BookPayloadRejected",
     "BookSpec",
     "BookState",
     "BuilderCheckpoint",
@@ -44,6 +43,7 @@ __all__ = [
     "Level",
     "Outcome",
     "PrevIdSequenceRule",
+    "RejectedInput",
     "SequenceRule",
     "SnapshotOnlyRule",
     "SnapshotSource",

@@ -3,10 +3,11 @@
 Every table's primary key is the event's natural key, so writing a row twice is a no-op.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from schemas.market_data import Funding, Liquidation, OpenInterest, Trade
+from services.runtime.timestamps import ns_to_datetime
 
 TradeRow = tuple[datetime, str, str, str, str, Decimal, Decimal, Decimal, datetime]
 FundingRow = tuple[datetime, str, str, Decimal, int, datetime, Decimal | None, Decimal | None, datetime]
@@ -39,14 +40,9 @@ OPEN_INTEREST_COLUMNS = ("ts", "exchange", "symbol", "open_interest", "open_inte
 LIQUIDATION_COLUMNS = ("ts", "exchange", "symbol", "side", "price", "quantity", "notional", "receive_ts")
 
 
-def timestamp(ns: int) -> datetime:
-    """Nanoseconds to an aware datetime; PostgreSQL keeps microseconds, so truncate, never round."""
-    return datetime.fromtimestamp(ns // 1000 / 1_000_000, tz=UTC)
-
-
 def trade_row(trade: Trade) -> TradeRow:
     return (
-        timestamp(trade.exchange_ts),
+        ns_to_datetime(trade.exchange_ts),
         trade.exchange.value,
         trade.symbol,
         trade.trade_id,
@@ -54,43 +50,43 @@ def trade_row(trade: Trade) -> TradeRow:
         trade.price,
         trade.quantity,
         trade.notional,
-        timestamp(trade.receive_ts),
+        ns_to_datetime(trade.receive_ts),
     )
 
 
 def funding_row(funding: Funding) -> FundingRow:
     return (
-        timestamp(funding.exchange_ts),
+        ns_to_datetime(funding.exchange_ts),
         funding.exchange.value,
         funding.symbol,
         funding.rate,
         funding.interval_s,
-        timestamp(funding.next_funding_ts),
+        ns_to_datetime(funding.next_funding_ts),
         funding.mark_price,
         funding.index_price,
-        timestamp(funding.receive_ts),
+        ns_to_datetime(funding.receive_ts),
     )
 
 
 def open_interest_row(oi: OpenInterest) -> OpenInterestRow:
     return (
-        timestamp(oi.exchange_ts),
+        ns_to_datetime(oi.exchange_ts),
         oi.exchange.value,
         oi.symbol,
         oi.open_interest,
         oi.open_interest_notional,
-        timestamp(oi.receive_ts),
+        ns_to_datetime(oi.receive_ts),
     )
 
 
 def liquidation_row(liquidation: Liquidation) -> LiquidationRow:
     return (
-        timestamp(liquidation.exchange_ts),
+        ns_to_datetime(liquidation.exchange_ts),
         liquidation.exchange.value,
         liquidation.symbol,
         liquidation.side.value,
         liquidation.price,
         liquidation.quantity,
         liquidation.notional,
-        timestamp(liquidation.receive_ts),
+        ns_to_datetime(liquidation.receive_ts),
     )
