@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from services.api.hub import Hub
 from services.api.settings import ApiSettings
 from services.api.store import PostgresStore
 from services.instruments.catalog import load_snapshot
+from services.runtime.http import EmbeddedServer
 from services.runtime.observability import Health, ObservabilityServer
 from services.runtime.process import run_process
 from services.runtime.settings import Settings, get_settings
@@ -29,14 +29,6 @@ from services.runtime.topics import ensure_topics
 log = logging.getLogger(__name__)
 
 SERVICE = "api"
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server that leaves signals to the process: ``run_api`` stops it on SIGTERM/SIGINT."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def alert_rules(settings: Settings) -> tuple[Rules | None, Any]:
@@ -111,7 +103,7 @@ class Api:
                 ws="websockets-sansio",
                 lifespan="off",
             )
-            self._server = _EmbeddedServer(config)
+            self._server = EmbeddedServer(config)
             sock = config.bind_socket()
             if self.api.socket_send_buffer:
                 # Accepted connections inherit it from the listening socket.

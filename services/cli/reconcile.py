@@ -1,19 +1,19 @@
 """Topic events against table rows: the check that nothing was lost between Kafka and the database.
 
 Each pair is a public topic and the table its service fills with one row per event. Topic records
-are read with ``read_committed`` (what a consumer sees) and compared with the rows by the table's
-own primary key, read from the database: every key column is the event field of the same name,
-and ``ts`` is the event's ``exchange_ts`` (timestamps compared in microseconds, as PostgreSQL
-keeps them). So a trade a venue sent twice counts once on both sides.
+are read with ``read_committed`` (what a consumer sees), turned into rows by the service's own row
+function, and compared with the stored rows by the table's primary key (read from the database;
+timestamps in microseconds, as PostgreSQL keeps them). So a trade a venue sent twice counts once
+on both sides.
 
 Topics without such a table are not listed: ``book.l2.v1`` (``book_depth`` keeps one row a
 second by design) and ``analytics.flow.v1`` (split over two tables by kind).
 """
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import Enum
 from typing import Any
 
 import psycopg
@@ -21,30 +21,49 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import topic as contract_of
 from services.runtime.settings import Settings
+from services.runtime.sink import Row, Table
 from services.runtime.topics import partitions_of
 
 
 @dataclass(frozen=True)
 class Pair:
     topic: str
-    table: str
+    table: Table
+    row: Callable[[Any], Row]
+    """The service's own event -> row function, so both sides are keyed the same way."""
 
 
-PAIRS: tuple[Pair, ...] = (
-    Pair("book.bbo.v1", "book_bbo"),
-    Pair("md.trades.v1", "market_trades"),
-    Pair("md.funding.v1", "funding_rates"),
-    Pair("md.open_interest.v1", "open_interest"),
-    Pair("md.liquidations.v1", "liquidations"),
-    Pair("md.candles.v1", "candles"),
-    Pair("arb.opportunities.v1", "arb_opportunities"),
-    Pair("arb.spreads.v1", "arb_spreads"),
-    Pair("liquidity.metrics.v1", "liquidity_metrics"),
-    Pair("liquidity.anomalies.v1", "liquidity_anomalies"),
-    Pair("analytics.spikes.v1", "analytics_spikes"),
-    Pair("analytics.pairs.v1", "analytics_pairs"),
-    Pair("alerts.v1", "alert_history"),
-)
+def _pairs() -> tuple[Pair, ...]:
+    from services.alert.service import ALERT_HISTORY, history_row
+    from services.analytics.service import CANDLES, PAIRS, SPIKES, output_row
+    from services.arbitrage.events import ARB_OPPORTUNITIES, ARB_SPREADS, opportunity_row, spread_row
+    from services.book_builder.service import BOOK_BBO, book_bbo_row
+    from services.liquidity.service import LIQUIDITY_ANOMALIES, LIQUIDITY_METRICS, anomaly_row, metrics_row
+    from services.market_recorder.core import rows
+    from services.market_recorder.service import FUNDING_RATES, LIQUIDATIONS, MARKET_TRADES, OPEN_INTEREST
+
+    def analytics_row(event: Any) -> Row:
+        return output_row(event)[1]
+
+    return (
+        Pair("book.bbo.v1", BOOK_BBO, book_bbo_row),
+        Pair("md.trades.v1", MARKET_TRADES, rows.trade_row),
+        Pair("md.funding.v1", FUNDING_RATES, rows.funding_row),
+        Pair("md.open_interest.v1", OPEN_INTEREST, rows.open_interest_row),
+        Pair("md.liquidations.v1", LIQUIDATIONS, rows.liquidation_row),
+        Pair("md.candles.v1", CANDLES, analytics_row),
+        Pair("arb.opportunities.v1", ARB_OPPORTUNITIES, opportunity_row),
+        Pair("arb.spreads.v1", ARB_SPREADS, spread_row),
+        Pair("liquidity.metrics.v1", LIQUIDITY_METRICS, metrics_row),
+        Pair("liquidity.anomalies.v1", LIQUIDITY_ANOMALIES, anomaly_row),
+        Pair("analytics.spikes.v1", SPIKES, analytics_row),
+        Pair("analytics.pairs.v1", PAIRS, analytics_row),
+        # Where a notification was read from is no part of its key (the idempotency key).
+        Pair("alerts.v1", ALERT_HISTORY, lambda note: history_row(note, "alerts.v1", 0, 0)),
+    )
+
+
+PAIRS: tuple[Pair, ...] = _pairs()
 
 
 @dataclass(frozen=True)
@@ -71,11 +90,11 @@ class Reconciliation:
         )
 
 
-def _primary_key(conn: psycopg.Connection[Any], table: str) -> list[tuple[str, bool]]:
-    """(column, is a timestamp) of the table's primary key, in key order."""
+def _primary_key(conn: psycopg.Connection[Any], table: str) -> list[str]:
+    """The columns of the table's primary key, in key order."""
     rows = conn.execute(
         """
-        SELECT a.attname, format_type(a.atttypid, a.atttypmod) LIKE 'timestamp%%'
+        SELECT a.attname
         FROM pg_index i
         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
         WHERE i.indrelid = %s::regclass AND i.indisprimary
@@ -83,16 +102,7 @@ def _primary_key(conn: psycopg.Connection[Any], table: str) -> list[tuple[str, b
         """,
         (table,),
     ).fetchall()
-    return [(str(name), bool(is_time)) for name, is_time in rows]
-
-
-def _field(event: Any, column: str, is_time: bool) -> Any:
-    value = getattr(event, "exchange_ts" if column == "ts" else column)
-    if isinstance(value, Enum):
-        return value.value
-    if is_time and isinstance(value, int):
-        return value // 1000  # ns -> us
-    return value
+    return [str(name) for (name,) in rows]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -105,12 +115,11 @@ def _stored(value: Any) -> Any:
     return value
 
 
-async def topic_keys(
-    settings: Settings, logical: str, key: list[tuple[str, bool]]
-) -> tuple[int, set[tuple[Any, ...]]]:
-    """Every committed record of a topic: (record count, set of the table's key values)."""
-    name = settings.topic_name(logical)
-    contract = contract_of(logical)
+async def topic_keys(settings: Settings, pair: Pair, key: list[str]) -> tuple[int, set[tuple[Any, ...]]]:
+    """Every committed record of a topic: (record count, set of its rows' key values)."""
+    name = settings.topic_name(pair.topic)
+    contract = contract_of(pair.topic)
+    positions = [pair.table.columns.index(column) for column in key]
     partitions = [TopicPartition(name, p) for p in await partitions_of(settings, name)]
     if not partitions:
         return 0, set()
@@ -131,8 +140,8 @@ async def topic_keys(
             for batch in (await consumer.getmany(timeout_ms=500, max_records=10_000)).values():
                 for record in batch:
                     count += 1
-                    event = contract.payload.validate_json(record.value)
-                    keys.add(tuple(_field(event, column, is_time) for column, is_time in key))
+                    row = pair.row(contract.payload.validate_json(record.value))
+                    keys.add(tuple(_stored(row[i]) for i in positions))
         return count, keys
     finally:
         await consumer.stop()
@@ -142,18 +151,18 @@ async def reconcile(settings: Settings, pairs: tuple[Pair, ...] = PAIRS) -> list
     results = []
     for pair in pairs:
         with psycopg.connect(settings.database_url, connect_timeout=5) as conn:
-            key = _primary_key(conn, pair.table)
-            columns = ", ".join(f'"{column}"' for column, _ in key)
+            key = _primary_key(conn, pair.table.name)
+            columns = ", ".join(f'"{column}"' for column in key)
             rows = [
                 tuple(_stored(v) for v in row)
-                for row in conn.execute(f'SELECT {columns} FROM "{pair.table}"').fetchall()
+                for row in conn.execute(f'SELECT {columns} FROM "{pair.table.name}"').fetchall()
             ]
-        records, keys = await topic_keys(settings, pair.topic, key)
+        records, keys = await topic_keys(settings, pair, key)
         in_table = set(rows)
         results.append(
             Reconciliation(
                 topic=pair.topic,
-                table=pair.table,
+                table=pair.table.name,
                 records=records,
                 distinct_keys=len(keys),
                 rows=len(rows),

@@ -159,7 +159,7 @@ class IngestService:
         await self._server.start()
         publisher: Publisher | None = None
         tasks: list[asyncio.Task[None]] = []
-        beating: asyncio.Task[None] | None = None
+        background: list[asyncio.Task[None]] = []
         try:
             await ensure_topics(self.settings)
             publisher = Publisher(self.settings, SERVICE, stopping=self._stopping)
@@ -177,20 +177,25 @@ class IngestService:
                 self.connectors[feed.exchange] = connector
                 tasks.append(asyncio.create_task(connector.run()))
             self.health.set_ready("starting", True)
-            beating = asyncio.create_task(self._heartbeat(publisher))
+            confirming = asyncio.create_task(self._confirm_deliveries(publisher))
+            background = [confirming, asyncio.create_task(self._heartbeat(publisher))]
             log.info(
                 "ingest started",
                 extra={"feeds": [f"{f.exchange.value}:{','.join(f.symbols)}" for f in self.feeds]},
             )
             stop = asyncio.create_task(self._stopping.wait())
-            await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            # A feed or the delivery confirmation that ends by itself ends the service (and says why).
+            await asyncio.wait([stop, confirming, *tasks], return_when=asyncio.FIRST_COMPLETED)
             stop.cancel()
+            if confirming.done() and not confirming.cancelled() and confirming.exception() is not None:
+                log.error("delivery confirmation failed", exc_info=confirming.exception())
         finally:
             self.health.set_ready("stopping", False, "shutting down")
             await asyncio.gather(*(c.stop() for c in self.connectors.values()), return_exceptions=True)
             await asyncio.gather(*tasks, return_exceptions=True)
-            if beating is not None:
-                beating.cancel()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             if publisher is not None:
                 with contextlib.suppress(PublisherStopped):
                     await publisher.confirm()
@@ -205,18 +210,7 @@ class IngestService:
             await asyncio.sleep(0.5)
 
     async def _heartbeat(self, publisher: Publisher) -> None:
-        confirming = asyncio.create_task(self._confirm_deliveries(publisher))
-        try:
-            await self._beat(publisher, confirming)
-        finally:
-            confirming.cancel()
-            with contextlib.suppress(asyncio.CancelledError, PublisherStopped):
-                await confirming
-
-    async def _beat(self, publisher: Publisher, confirming: "asyncio.Task[None]") -> None:
         while True:
-            if confirming.done() and not confirming.cancelled() and confirming.exception() is not None:
-                raise RuntimeError("delivery confirmation stopped") from confirming.exception()
             self.health.beat()
             self.health.components["producer"] = publisher.state
             for exchange, connector in self.connectors.items():

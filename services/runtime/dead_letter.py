@@ -48,22 +48,29 @@ def dead_letter(
     )
 
 
+def count_and_log(service: str, letter: DeadLetter) -> None:
+    """Every dead letter is counted and logged once, whichever producer sends it."""
+    DEAD_LETTERS.labels(service, letter.source, letter.error_type).inc()
+    log.warning(
+        "dead letter",
+        extra={
+            "source": letter.source,
+            "partition": letter.partition,
+            "offset": letter.offset,
+            "error_type": letter.error_type,
+            "error": letter.error[:300],
+        },
+    )
+
+
 class DeadLetterPublisher:
+    """Dead letters on a producer the caller owns (the matching venue's per-partition transactions)."""
+
     def __init__(self, producer: AIOKafkaProducer, service: str, topic: str = DEAD_LETTER_TOPIC) -> None:
         self._producer = producer
         self._service = service
         self._topic = topic
 
     async def publish(self, letter: DeadLetter) -> None:
-        DEAD_LETTERS.labels(self._service, letter.source, letter.error_type).inc()
-        log.warning(
-            "dead letter",
-            extra={
-                "source": letter.source,
-                "partition": letter.partition,
-                "offset": letter.offset,
-                "error_type": letter.error_type,
-                "error": letter.error[:300],
-            },
-        )
+        count_and_log(self._service, letter)
         await self._producer.send(self._topic, encode_value(letter), key=letter.source.encode())

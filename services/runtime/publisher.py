@@ -27,6 +27,7 @@ import logging
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -36,9 +37,9 @@ from pydantic import BaseModel
 
 from schemas.dead_letter import DeadLetter
 from services.runtime.codec import encode_key, encode_value, event_key
-from services.runtime.dead_letter import DEAD_LETTER_TOPIC
+from services.runtime.dead_letter import DEAD_LETTER_TOPIC, count_and_log
 from services.runtime.kafka import make_producer
-from services.runtime.metrics import DEAD_LETTERS, EVENTS_PUBLISHED
+from services.runtime.metrics import EVENTS_PUBLISHED
 from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ class Publisher:
         self._in_transaction = False
         self.replacements = 0
         self.dead_letter_topic = settings.topic_name(DEAD_LETTER_TOPIC)
-        self._physical: dict[str, str] = {}
+        # Per logical topic: its broker-side name and its published-events counter, looked up once
+        # (ingest sends every event through here).
+        self._topics: dict[str, tuple[str, Any]] = {}
 
     @property
     def transactional(self) -> bool:
@@ -125,31 +128,22 @@ class Publisher:
             self._in_transaction = False
             await producer.stop()
 
-    def topic_name(self, logical: str) -> str:
-        name = self._physical.get(logical)
-        if name is None:
-            name = self._physical[logical] = self.settings.topic_name(logical)
-        return name
-
     # --- sending -------------------------------------------------------------------------
 
     async def send(self, logical_topic: str, event: BaseModel) -> None:
         """Queue one contract event on its topic, keyed as its contract says."""
-        await self.send_raw(self.topic_name(logical_topic), encode_value(event), encode_key(event_key(event)))
-        EVENTS_PUBLISHED.labels(self.service, logical_topic).inc()
+        topic = self._topics.get(logical_topic)
+        if topic is None:
+            topic = self._topics[logical_topic] = (
+                self.settings.topic_name(logical_topic),
+                EVENTS_PUBLISHED.labels(self.service, logical_topic),
+            )
+        name, published = topic
+        await self.send_raw(name, encode_value(event), encode_key(event_key(event)))
+        published.inc()
 
     async def send_dead_letter(self, letter: DeadLetter) -> None:
-        DEAD_LETTERS.labels(self.service, letter.source, letter.error_type).inc()
-        log.warning(
-            "dead letter",
-            extra={
-                "source": letter.source,
-                "partition": letter.partition,
-                "offset": letter.offset,
-                "error_type": letter.error_type,
-                "error": letter.error[:300],
-            },
-        )
+        count_and_log(self.service, letter)
         await self.send_raw(self.dead_letter_topic, encode_value(letter), letter.source.encode())
 
     async def send_raw(

@@ -56,3 +56,7 @@ def test_make_up_on_fresh_state_keeps_topics_and_tables_equal(
     assert counts["book_bbo"] > 1000
     assert counts["market_trades"] > 100
     assert counts["funding_rates"] > 0
+    # The analytics services' outputs reach their tables too.
+    assert counts["candles"] > 0
+    assert counts["liquidity_metrics"] > 0
+    assert counts["arb_spreads"] > 0

@@ -8,7 +8,7 @@ The shared observability port serves /metrics, /healthz and /readyz as for every
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from typing import Any
 
 import uvicorn
@@ -19,6 +19,7 @@ from services.matching.gateway.feed import MarketDataFeed
 from services.matching.gateway.market import MarketData
 from services.matching.gateway.orders import PostgresOrderStatus
 from services.matching.gateway.settings import GatewaySettings
+from services.runtime.http import EmbeddedServer
 from services.runtime.observability import Health, ObservabilityServer
 from services.runtime.process import run_process
 from services.runtime.publisher import Publisher
@@ -28,14 +29,6 @@ from services.runtime.topics import ensure_topics
 log = logging.getLogger(__name__)
 
 SERVICE = "gateway"
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server that leaves signals to the process: ``run_gateway`` stops it on SIGTERM/SIGINT."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 class Gateway:
@@ -90,7 +83,7 @@ class Gateway:
                 ws="websockets-sansio",
                 lifespan="off",
             )
-            self._server = _EmbeddedServer(config)
+            self._server = EmbeddedServer(config)
             # Bound here rather than in serve(): the port is known (port 0 in tests) before serving.
             sock = config.bind_socket()
             self._port = int(sock.getsockname()[1])
