@@ -42,7 +42,7 @@ async def ensure_state_topic(
                     ]
                 )
                 log.info("state topic created", extra={"topic": name, "partitions": partitions})
-        await wait_for_leaders(admin, [name])
+        await wait_for_leaders(admin, [name], settings.kafka_bootstrap)
     finally:
         await admin.close()
     return name

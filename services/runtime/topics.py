@@ -5,6 +5,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -55,35 +56,52 @@ async def ensure_topics(settings: Settings, contracts: tuple[TopicContract, ...]
                 pass  # another pod won the race; that is the idempotent outcome
         if created:
             log.info("topics created", extra={"topics": created})
-        await wait_for_leaders(admin, [settings.topic_name(c.name) for c in contracts])
+        await wait_for_leaders(
+            admin, [settings.topic_name(c.name) for c in contracts], settings.kafka_bootstrap
+        )
         return created
     finally:
         await admin.close()
 
 
-async def wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 60.0) -> None:
-    """Return once every partition of these topics has a leader.
+async def wait_for_leaders(
+    admin: AIOKafkaAdminClient, names: list[str], bootstrap: str, timeout_s: float = 60.0
+) -> None:
+    """Return once every partition of these topics has a leader that serves it.
 
-    A producer that sends to a partition whose leader is not elected yet gets
-    NotLeaderForPartition, and aiokafka's idempotent producer can then break for good
-    (OutOfOrderSequenceNumber on every later send). So nothing is sent before this returns.
+    Two steps, since the metadata names a leader before that broker has taken the partition
+    over: first the metadata, then a ListOffsets answered by each leader. A producer that sends
+    before that gets NotLeaderForPartition, and aiokafka's producer may not recover from it
+    until the request times out (aio-libs/aiokafka#1018). So nothing is sent before this returns.
     """
     deadline = time.monotonic() + timeout_s
     waiting: list[str] = list(names)
-    while True:
-        descriptions = await admin.describe_topics(waiting) if waiting else []
-        waiting = [
-            d["topic"]
-            for d in descriptions
-            if d.get("error_code", 0) != 0
-            or not d["partitions"]
-            or any(p.get("leader", -1) < 0 or p.get("error_code", 0) != 0 for p in d["partitions"])
-        ]
-        if not waiting:
-            return
-        if time.monotonic() > deadline:
+    partitions: list[TopicPartition] = []
+    while waiting:
+        descriptions = await admin.describe_topics(waiting)
+        waiting = []
+        for d in descriptions:
+            if (
+                d.get("error_code", 0) != 0
+                or not d["partitions"]
+                or any(p.get("leader", -1) < 0 or p.get("error_code", 0) != 0 for p in d["partitions"])
+            ):
+                waiting.append(d["topic"])
+            else:
+                partitions.extend(TopicPartition(d["topic"], p["partition"]) for p in d["partitions"])
+        if waiting and time.monotonic() > deadline:
             raise TimeoutError(f"topics without a leader after {timeout_s:.0f}s: {', '.join(waiting)}")
-        await asyncio.sleep(0.1)
+        if waiting:
+            await asyncio.sleep(0.1)
+    if not partitions:
+        return
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await probe.start()
+    try:
+        # end_offsets retries NotLeaderForPartition by itself until the leaders answer.
+        await asyncio.wait_for(probe.end_offsets(partitions), max(1.0, deadline - time.monotonic()))
+    finally:
+        await probe.stop()
 
 
 async def describe_topics(settings: Settings, names: list[str]) -> list[TopicState]:
