@@ -13,13 +13,37 @@ Two kinds of entry point:
 """
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from services.runtime.settings import Settings
 
 Kind = Literal["stream", "process"]
+
+
+@dataclass(frozen=True)
+class OfflineOption:
+    """A ``perpwatch analyze NAME --FLAG VALUE`` option: one of the service's settings for that run.
+
+    Services read their settings from ``PERPWATCH_*`` variables; an option is a named way to set
+    one of them, so offline and ``perpwatch run`` share one settings class and one set of defaults.
+    """
+
+    flag: str
+    env: str
+    help: str
+
+
+@dataclass(frozen=True)
+class OfflineSpec:
+    entry: str | None = None
+    """A factory to use offline instead of ``entry`` (e.g. one that refuses bad rules outright)."""
+    options: tuple[OfflineOption, ...] = ()
+    defaults: tuple[tuple[str, str], ...] = ()
+    """Settings (env, value) offline runs start from; the user's own environment still wins."""
+    views: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Other names for ``perpwatch analyze``, each printing only some output topics."""
 
 
 @dataclass(frozen=True)
@@ -35,10 +59,17 @@ class ServiceSpec:
     """Started by ``perpwatch up``."""
     http_port: int | None = None
     """A user-facing HTTP port besides the metrics port (API, gateway)."""
+    offline: OfflineSpec | None = None
+    """How ``perpwatch analyze`` runs it, when it needs more than ``entry`` with defaults."""
 
     def load(self) -> Any:
-        module, _, attribute = self.entry.partition(":")
-        return getattr(importlib.import_module(module), attribute)
+        return load_entry(self.entry)
+
+
+def load_entry(entry: str) -> Any:
+    """The object a ``module:attribute`` entry names, imported only when it is needed."""
+    module, _, attribute = entry.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -69,6 +100,16 @@ SERVICES: tuple[ServiceSpec, ...] = (
         kind="stream",
         entry="services.arbitrage.service:build_processor",
         local_metrics_port=9107,
+        offline=OfflineSpec(
+            options=(
+                OfflineOption("notional", "PERPWATCH_ARB_NOTIONALS", "quote notionals, e.g. 10000,100000"),
+                OfflineOption("fees", "PERPWATCH_ARB_FEES", "taker fee overrides: a JSON file or string"),
+                OfflineOption(
+                    "cross-quote", "PERPWATCH_ARB_CROSS_QUOTE", "true: compare USD, USDT, USDC contracts"
+                ),
+            ),
+            defaults=(("PERPWATCH_ARB_RESTORE", "false"),),
+        ),
     ),
     ServiceSpec(
         name="liquidity",
@@ -76,6 +117,16 @@ SERVICES: tuple[ServiceSpec, ...] = (
         kind="stream",
         entry="services.liquidity.service:build_processor",
         local_metrics_port=9108,
+        offline=OfflineSpec(
+            options=(
+                OfflineOption(
+                    "cadence-ms", "PERPWATCH_LIQUIDITY_CADENCE_MS", "sample cadence, ms of exchange time"
+                ),
+                OfflineOption(
+                    "notional", "PERPWATCH_LIQUIDITY_SLIPPAGE_NOTIONAL", "market order walked, quote"
+                ),
+            ),
+        ),
     ),
     ServiceSpec(
         name="analytics",
@@ -83,6 +134,23 @@ SERVICES: tuple[ServiceSpec, ...] = (
         kind="stream",
         entry="services.analytics.service:build_processor",
         local_metrics_port=9109,
+        offline=OfflineSpec(
+            options=(
+                OfflineOption(
+                    "interval", "PERPWATCH_ANALYTICS_BAR_INTERVALS_S", "bar lengths in s, e.g. 1,60"
+                ),
+                OfflineOption("pairs", "PERPWATCH_ANALYTICS_PAIRS", "pairs, as a JSON list"),
+                OfflineOption(
+                    "large-trade-usd", "PERPWATCH_ANALYTICS_LARGE_TRADE_USD", "large-trade threshold, USD"
+                ),
+            ),
+            views=(
+                ("candles", ("md.candles.v1",)),
+                ("spikes", ("analytics.spikes.v1",)),
+                ("flow", ("analytics.flow.v1",)),
+                ("pairs", ("analytics.pairs.v1",)),
+            ),
+        ),
     ),
     ServiceSpec(
         name="alert",
@@ -90,6 +158,12 @@ SERVICES: tuple[ServiceSpec, ...] = (
         kind="stream",
         entry="services.alert.service:build_processor",
         local_metrics_port=9110,
+        offline=OfflineSpec(
+            entry="services.alert.service:build_offline_processor",
+            options=(OfflineOption("rules", "PERPWATCH_ALERT_RULES_FILE", 'rules file ({"rules": [...]})'),),
+            defaults=(("PERPWATCH_ALERT_BUILTIN_RULES", "false"),),
+            views=(("alerts", ()),),
+        ),
     ),
     ServiceSpec(
         name="alert-delivery",
@@ -155,6 +229,53 @@ def build_processor(name: str) -> Any:
     if service.kind != "stream":
         raise ValueError(f"{name} is a {service.kind} service, not a stream processor")
     factory: Callable[[], Any] = service.load()
+    return factory()
+
+
+@dataclass(frozen=True)
+class OfflineRun:
+    """What ``perpwatch analyze NAME`` resolved NAME to."""
+
+    service: ServiceSpec
+    outputs: tuple[str, ...]
+    """Output topics to print; empty: all of them."""
+
+    @property
+    def options(self) -> tuple[OfflineOption, ...]:
+        return self.service.offline.options if self.service.offline else ()
+
+
+def offline_run(name: str) -> OfflineRun:
+    """A stream service by name, or by one of its offline views (``candles`` is analytics' bars)."""
+    for service in SERVICES:
+        for view, outputs in service.offline.views if service.offline else ():
+            if view == name:
+                return OfflineRun(service, outputs)
+    service = spec(name)
+    if service.kind != "stream":
+        raise ValueError(f"{name} is a {service.kind} service, not a stream processor")
+    return OfflineRun(service, ())
+
+
+def build_offline_processor(
+    run: OfflineRun, values: dict[str, str], environ: MutableMapping[str, str]
+) -> Any:
+    """The processor of ``perpwatch analyze``. Its settings come from the environment, as for
+    ``perpwatch run``, after the offline defaults and then the option ``values`` (flag -> value)
+    are written into ``environ`` (``os.environ`` in the CLI: the process runs only this)."""
+    offline = run.service.offline or OfflineSpec()
+    by_flag = {option.flag: option for option in offline.options}
+    unknown = sorted(set(values) - set(by_flag))
+    if unknown:
+        known = ", ".join(f"--{flag}" for flag in by_flag) or "none"
+        raise ValueError(
+            f"{run.service.name} has no option {', '.join('--' + f for f in unknown)}; options: {known}"
+        )
+    for env, value in offline.defaults:
+        environ.setdefault(env, value)
+    for flag, value in values.items():
+        environ[by_flag[flag].env] = value
+    factory: Callable[[], Any] = load_entry(offline.entry or run.service.entry)
     return factory()
 
 

@@ -408,11 +408,17 @@ def build_processor(alert: AlertSettings | None = None) -> AlertProcessor:
     return processor
 
 
-def build_offline_processor(rules_file: str | Path, *, builtins: bool = False) -> AlertProcessor:
+def build_offline_processor(alert: AlertSettings | None = None) -> AlertProcessor:
     """For ``perpwatch analyze alerts FILE --rules RULES.json``: every registered topic is an input,
     no history, no webhooks; a bad rule is an error (``ValueError`` with every reason)."""
+    alert = alert or AlertSettings()
+    if not alert.rules_file and not alert.builtin_rules:
+        raise ValueError(
+            "offline alerting needs rules: --rules RULES.json (or PERPWATCH_ALERT_BUILTIN_RULES=true)"
+        )
+    rules = load_rules_file(alert.rules_file) if alert.rules_file else []
     inputs = tuple(name for name in TOPICS_BY_NAME if not name.startswith("alert"))
-    engine, left_out = build_engine(inputs, builtins=builtins, rules=load_rules_file(rules_file))
+    engine, left_out = build_engine(inputs, builtins=alert.builtin_rules, rules=rules)
     problems = {k: v for k, v in left_out.items() if not k.startswith("builtin.")}
     if problems:
         raise ValueError(

@@ -321,7 +321,6 @@ class ArbitrageProcessor:
         """The offline summary line: evaluations, opened, closed, rejections by guard."""
         counters = self.engine.counters
         return {
-            "summary": True,
             "evaluations": counters.evaluations,
             "funding_evaluations": counters.funding_evaluations,
             "opened": counters.opened,

@@ -45,9 +45,48 @@ def run(
         raise typer.Exit(2) from None
 
 
-@app.command()
+def _offline_help() -> str:
+    from services.registry import SERVICES as specs
+
+    lines = []
+    for service in specs:
+        if service.offline is None:
+            continue
+        names = " | ".join([service.name, *(view for view, _ in service.offline.views)])
+        options = "  ".join(f"--{o.flag} ({o.help})" for o in service.offline.options)
+        lines.append(f"{names}: {options}")
+    return "Service options:\n\n" + "\n\n".join(lines)
+
+
+def _option_values(extra: list[str]) -> dict[str, str]:
+    """``--flag value`` / ``--flag=value`` pairs after the known options."""
+    values: dict[str, str] = {}
+    items = iter(extra)
+    for item in items:
+        if not item.startswith("--"):
+            raise typer.BadParameter(f"unexpected argument {item!r}")
+        flag, eq, value = item[2:].partition("=")
+        if not eq:
+            value = next(items, None)  # type: ignore[assignment]
+            if value is None:
+                raise typer.BadParameter(f"--{flag} needs a value")
+        values[flag] = value
+    return values
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog=_offline_help(),
+)
 def analyze(
-    service: Annotated[str, typer.Argument(help="A stream service, e.g. arbitrage, liquidity, analytics.")],
+    ctx: typer.Context,
+    service: Annotated[
+        str,
+        typer.Argument(
+            help="A stream service (arbitrage, liquidity, analytics, alert, ...) or a view of one: "
+            "alerts, candles, spikes, flow, pairs."
+        ),
+    ],
     file: Annotated[
         Path, typer.Argument(help="JSONL envelopes {topic,key,event}, as `perpwatch normalize` prints.")
     ],
@@ -55,29 +94,44 @@ def analyze(
         list[str] | None,
         typer.Option(help="Run the file through these services first (e.g. --via book-builder)."),
     ] = None,
+    books: Annotated[
+        bool, typer.Option("--books", help="Build books from md.book.v1 first (--via book-builder).")
+    ] = False,
     order: Annotated[str, typer.Option(help="file (as written) or time (by exchange_ts).")] = "file",
 ) -> None:
-    """Run a service's processor over a file offline: its events as JSONL, then one summary line."""
+    """Run a service's processor over a file offline: its events as JSONL, then one summary line.
+
+    Each service's own options (listed below) set its settings for this run, the same settings
+    `perpwatch run` reads from PERPWATCH_* variables.
+    """
     import gzip
+    import os
 
-    import orjson
-
-    from services.registry import UnknownService, build_processor
+    from services.registry import UnknownService, build_offline_processor, build_processor, offline_run
     from services.runtime.offline import analyze as analyze_lines
 
     if order not in ("file", "time"):
         raise typer.BadParameter("order must be file or time")
     if not file.exists():
         raise typer.BadParameter(f"{file} not found")
+    upstream_names = [*(["book-builder"] if books else []), *(via or [])]
     try:
-        processor = build_processor(service)
-        upstream = [build_processor(name) for name in via or []]
+        resolved = offline_run(service)
+        processor = build_offline_processor(resolved, _option_values(ctx.args), os.environ)
+        upstream = [build_processor(name) for name in upstream_names]
     except (UnknownService, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     opener = gzip.open if file.suffix == ".gz" else open
     with opener(file, "rb") as lines:
-        summary = analyze_lines(processor, lines, sys.stdout.buffer, via=upstream, order=order)  # type: ignore[arg-type]
+        summary = analyze_lines(
+            processor,
+            lines,
+            sys.stdout.buffer,
+            via=upstream,
+            order=order,  # type: ignore[arg-type]
+            outputs=resolved.outputs,
+        )
     sys.stdout.buffer.write(orjson.dumps(summary.as_json()) + b"\n")
     sys.stdout.buffer.flush()
 

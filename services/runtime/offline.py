@@ -13,7 +13,7 @@ so the output of one service is the input of the next; the last line is one summ
 """
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
@@ -49,6 +49,8 @@ class Summary:
     outputs: Counter[str] = field(default_factory=Counter)
     rows: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    stats: dict[str, Any] = field(default_factory=dict)
+    """The processor's own counters (``summary()``), e.g. the arbitrage guards' rejections."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,7 @@ class Summary:
             "outputs": dict(self.outputs),
             "rows": dict(self.rows),
             "rejected": dict(self.rejected),
+            "stats": self.stats,
         }
 
 
@@ -146,8 +149,10 @@ def analyze(
     *,
     via: list[Processor] | None = None,
     order: Literal["file", "time"] = "file",
+    outputs: Collection[str] = (),
 ) -> Summary:
-    """Run ``processor`` (after the ``via`` processors) over envelope lines; print its outputs."""
+    """Run ``processor`` (after the ``via`` processors) over envelope lines; print its outputs
+    (only those of the ``outputs`` topics, when given)."""
     summary = Summary(processor.service)
     upstream = [_Feeder(p, Summary(p.service)) for p in via or []]
     target = _Feeder(processor, summary)
@@ -164,6 +169,8 @@ def analyze(
             _emit(produced)
 
     def _emit(produced: Envelope) -> None:
+        if outputs and produced.topic not in outputs:
+            return
         summary.outputs[produced.topic] += 1
         out.write(produced.line() + b"\n")
 
@@ -185,4 +192,7 @@ def analyze(
             through(stage + 1, produced)
     for produced in target.flush(last=True):
         _emit(produced)
+    stats = getattr(processor, "summary", None)
+    if stats is not None:
+        summary.stats = stats()
     return summary

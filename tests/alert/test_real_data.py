@@ -1,5 +1,6 @@
 """Rules on the real Binance USD-M capture (2024-08-08), checked against brute force."""
 
+import io
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -8,7 +9,10 @@ import orjson
 import pytest
 
 from schemas.alert import AlertRule, AlertStatus
-from services.alert.offline import analyze, engine_for
+from schemas.topics import TOPICS_BY_NAME
+from services.alert.core.engine import AlertEngine
+from services.alert.service import AlertSettings, build_engine, build_offline_processor
+from services.runtime.offline import analyze
 from tests.alert.realdata import binance_events
 
 S = 1_000_000_000
@@ -21,6 +25,12 @@ def trades(shared_data: Path) -> list[tuple[str, Any]]:
     ]
     assert sum(1 for t, _ in events if t == "md.trades.v1") > 5_000
     return events
+
+
+def engine_for(rules: list[AlertRule]) -> AlertEngine:
+    engine, left_out = build_engine(tuple(TOPICS_BY_NAME), builtins=False, rules=rules)
+    assert left_out == {}
+    return engine
 
 
 def flow_rule(threshold: str) -> AlertRule:
@@ -64,14 +74,22 @@ def test_windowed_trade_notional_fires_exactly_where_brute_force_says(trades: li
     assert len(resolved) >= len(firing) - 2  # at most one still firing per side at the end
 
 
-def test_offline_run_is_deterministic(trades: list[tuple[str, Any]]) -> None:
+def test_offline_run_is_deterministic(trades: list[tuple[str, Any]], tmp_path: Path) -> None:
     lines = [
         orjson.dumps({"topic": t, "key": e.key, "event": orjson.loads(e.model_dump_json())})
         for t, e in trades[:8000]
     ]
-    first = list(analyze(lines, [flow_rule("500000")]))
-    assert first == list(analyze(lines, [flow_rule("500000")]))
-    summary = orjson.loads(first[-1])["summary"]
-    assert summary["events"] == 8000
-    assert summary["rejected"] == {}
-    assert summary["notifications"] == len(first) - 1 > 0
+    rules = tmp_path / "rules.json"
+    rules.write_text(orjson.dumps({"rules": [orjson.loads(flow_rule("500000").model_dump_json())]}).decode())
+    settings = AlertSettings(rules_file=str(rules), builtin_rules=False)
+
+    def run() -> tuple[bytes, Any]:
+        out = io.BytesIO()
+        summary = analyze(build_offline_processor(settings), lines, out)
+        return out.getvalue(), summary
+
+    first, summary = run()
+    assert first == run()[0]
+    assert summary.stats["events"] == 8000
+    assert summary.rejected == {}
+    assert summary.outputs["alerts.v1"] == len(first.splitlines()) > 0

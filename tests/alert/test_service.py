@@ -1,5 +1,6 @@
 """The alert processor's shell without Kafka: records in, events and rows out."""
 
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,14 @@ from aiokafka.structs import ConsumerRecord
 from psycopg.types.json import Jsonb
 
 from schemas.alert import AlertNotification, AlertRuleChange, AlertStatus
-from services.alert.offline import analyze
-from services.alert.service import ALERT_HISTORY, ALERT_OUTBOX, AlertSettings, build_processor
+from services.alert.service import (
+    ALERT_HISTORY,
+    ALERT_OUTBOX,
+    AlertSettings,
+    build_offline_processor,
+    build_processor,
+)
+from services.runtime.offline import analyze
 from services.runtime.service import Output
 from tests.alert.events import at, candle, rule, status
 
@@ -91,7 +98,13 @@ def test_a_rule_for_a_topic_not_consumed_is_reported_not_applied() -> None:
     assert "unknown topic 'md.status.v1'" in proc.rejected_rules["status"][0]
 
 
-def test_offline_analysis_prints_notifications_and_a_summary() -> None:
+def rules_file(tmp_path: Path, *rules: Any) -> str:
+    path = tmp_path / "rules.json"
+    path.write_text(orjson.dumps({"rules": [orjson.loads(r.model_dump_json()) for r in rules]}).decode())
+    return str(path)
+
+
+def test_offline_analysis_prints_notifications_and_a_summary(tmp_path: Path) -> None:
     lines = [
         orjson.dumps(
             {"topic": "md.candles.v1", "key": "k", "event": orjson.loads(candle(t, c).model_dump_json())}
@@ -100,29 +113,35 @@ def test_offline_analysis_prints_notifications_and_a_summary() -> None:
     ]
     lines.append(b'{"topic": "md.trades.v1", "key": "k", "event": {"bad": 1}}')
     lines.append(b"not json")
-    out = [orjson.loads(line) for line in analyze(lines, [rule()])]
-    assert [n["status"] for n in out[:-1]] == ["firing", "resolved"]
-    summary = out[-1]["summary"]
-    assert summary["events"] == 3
-    assert summary["notifications"] == 2
-    assert summary["still_firing"] == 0
-    assert summary["by_kind"] == {"firing": 1, "resolved": 1}
-    assert summary["rejected"]["not an envelope"] == 1
-    assert sum(summary["rejected"].values()) == 2
+    proc = build_offline_processor(
+        AlertSettings(rules_file=rules_file(tmp_path, rule()), builtin_rules=False)
+    )
+    out = io.BytesIO()
+    summary = analyze(proc, lines, out)
+    printed = [orjson.loads(line)["event"] for line in out.getvalue().splitlines()]
+    assert [n["status"] for n in printed] == ["firing", "resolved"]
+    assert summary.inputs == {"md.candles.v1": 3, "md.trades.v1": 1}
+    assert summary.outputs == {"alerts.v1": 2}
+    assert summary.stats["firing"] == 1
+    assert summary.stats["resolved"] == 1
+    assert summary.stats["still_firing"] == 0
+    assert summary.rejected == {"not_an_envelope": 1, "validation_error": 1}
 
 
 def test_offline_processor_reads_any_registered_topic_and_refuses_bad_rules(tmp_path: Path) -> None:
     from services.alert.service import build_offline_processor
 
-    rules = tmp_path / "rules.json"
     trade_rule = rule(metric="md.trades.v1.notional", threshold="1000")
-    rules.write_text(orjson.dumps({"rules": [orjson.loads(trade_rule.model_dump_json())]}).decode())
-    proc = build_offline_processor(rules)
+    proc = build_offline_processor(
+        AlertSettings(rules_file=rules_file(tmp_path, trade_rule), builtin_rules=False)
+    )
     assert "md.trades.v1" in proc.inputs
     assert "alerts.v1" not in proc.inputs
     assert proc.summary()["rules"] == 1
-    rules.write_text(
-        orjson.dumps({"rules": [orjson.loads(rule(metric="md.trades.v1.nope").model_dump_json())]}).decode()
+    bad = AlertSettings(
+        rules_file=rules_file(tmp_path, rule(metric="md.trades.v1.nope")), builtin_rules=False
     )
     with pytest.raises(ValueError, match=r"'nope' is not a field of md\.trades\.v1"):
-        build_offline_processor(rules)
+        build_offline_processor(bad)
+    with pytest.raises(ValueError, match="--rules"):
+        build_offline_processor(AlertSettings(builtin_rules=False))

@@ -6,15 +6,18 @@ Two deep venues of one exchange a few bps apart: nothing may open after fees, ev
 must respect gross - fees, and the inverse leg's depth must be in BTC like the linear one's.
 """
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from services.arbitrage.core.engine import Emitted, SpreadSample
-from services.arbitrage.offline import build_books
 from services.arbitrage.service import ArbitrageSettings, build_processor
+from services.book_builder.service import BookBuilderProcessor
+from services.runtime.offline import analyze
 from services.runtime.service import Output
 
 pytestmark = pytest.mark.data
@@ -47,7 +50,16 @@ def book_events(shared_data: Path) -> list[tuple[int, str, str, bytes, Any]]:
 
     events = []
     for capture in (linear, inverse):
-        for name, key, raw in build_books(_envelopes(capture)):
+        # The books as `perpwatch analyze ... --books` builds them: the book-builder's processor offline.
+        lines = [
+            orjson.dumps({"topic": name, "key": key, "event": orjson.loads(raw)})
+            for name, key, raw in _envelopes(capture)
+        ]
+        built = io.BytesIO()
+        analyze(BookBuilderProcessor(), lines, built)
+        for line in built.getvalue().splitlines():
+            envelope = orjson.loads(line)
+            name, key, raw = envelope["topic"], envelope["key"], orjson.dumps(envelope["event"])
             event = topic(name).payload.validate_json(raw)
             events.append((event.exchange_ts, name, key, raw, event))
     events.sort(key=lambda item: item[0])

@@ -19,7 +19,6 @@ from schemas.topics import topic
 from services.arbitrage.core.engine import Kind
 from services.arbitrage.core.fees import FeeDocumentError
 from services.arbitrage.events import ARB_OPPORTUNITIES, ARB_SPREADS
-from services.arbitrage.offline import analyze, read_envelopes
 from services.arbitrage.service import (
     ArbitrageProcessor,
     ArbitrageSettings,
@@ -28,6 +27,7 @@ from services.arbitrage.service import (
     load_fees,
     parse_notionals,
 )
+from services.runtime.offline import analyze
 from services.runtime.service import Output, RejectedInput
 
 T0 = 1_723_161_256_000_000_000
@@ -246,16 +246,16 @@ def test_offline_analysis_prints_events_and_a_summary() -> None:
             )
         )
     lines.append(b'{"topic": "md.trades.v1", "key": "x", "event": {}}')
-    out = io.StringIO()
-    summary = analyze(read_envelopes(lines), _processor(), out)
-    printed = [json.loads(line) for line in out.getvalue().splitlines()]
+    out = io.BytesIO()
+    summary = analyze(_processor(), lines, out, order="time", outputs=("arb.opportunities.v1",))
+    printed = [json.loads(line)["event"] for line in out.getvalue().splitlines()]
     assert [(p["event"], p["buy"]["exchange"], p["sell"]["exchange"]) for p in printed] == [
         ("opened", "okx", "bybit")
     ]
-    assert summary["opened"] == 1
-    assert summary["evaluations"] == 2
-    assert summary["skipped"] == {"md.trades.v1": 1}
-    assert summary["rejections"] == {}
+    assert summary.stats["opened"] == 1
+    assert summary.stats["evaluations"] == 2
+    assert summary.skipped == {"md.trades.v1": 1}
+    assert summary.stats["rejections"] == {}
 
 
 def test_spread_example_round_trips() -> None:

@@ -2,6 +2,7 @@
 
 import io
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -44,3 +45,44 @@ def test_via_chains_services_and_bad_lines_are_counted() -> None:
     assert summary.rows == {"market_trades": 1}
     assert summary.rejected == {"not_an_envelope": 1, "validation_error": 1}
     assert summary.skipped == {"md.status.v1": 1}
+
+
+def test_cli_views_and_service_options(tmp_path: Path, monkeypatch: Any) -> None:
+    """`perpwatch analyze candles --interval 60` is analytics with one setting, printing one topic."""
+    from typer.testing import CliRunner
+
+    from services.cli.main import app
+
+    # The CLI writes the options into os.environ (its process runs only that analysis): record
+    # the variables' absence first so monkeypatch removes them again after the test.
+    for name in ("PERPWATCH_ANALYTICS_BAR_INTERVALS_S", "PERPWATCH_ALERT_BUILTIN_RULES"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    trades = tmp_path / "trades.jsonl"
+    lines = []
+    for n in range(3):
+        event = EXAMPLES["md.trades.v1"].model_copy(
+            update={"trade_id": str(n), "exchange_ts": 1_700_000_000_000_000_000 + n * 61_000_000_000}
+        )
+        lines.append(
+            orjson.dumps(
+                {"topic": "md.trades.v1", "key": event.key, "event": orjson.loads(event.model_dump_json())}
+            )
+        )
+    trades.write_bytes(b"\n".join(lines) + b"\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["analyze", "candles", str(trades), "--interval", "60"])
+    assert result.exit_code == 0, result.output
+    *events, summary = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert {e["topic"] for e in events} == {"md.candles.v1"}
+    assert {e["event"]["interval_s"] for e in events} == {60}
+    assert summary["summary"] == "analytics"
+    assert set(summary["outputs"]) == {"md.candles.v1"}
+
+    result = runner.invoke(app, ["analyze", "candles", str(trades), "--nope", "1"])
+    assert result.exit_code == 2
+    assert "no option --nope" in result.output
+
+    result = runner.invoke(app, ["analyze", "alerts", str(trades)])
+    assert result.exit_code == 2
+    assert "--rules" in result.output
