@@ -59,6 +59,8 @@ class ServiceSpec:
     """Started by ``perpwatch up``."""
     http_port: int | None = None
     """A user-facing HTTP port besides the metrics port (API, gateway)."""
+    one_replica: str = ""
+    """Why this stream service must run as one replica; empty: it scales with its input partitions."""
     offline: OfflineSpec | None = None
     """How ``perpwatch analyze`` runs it, when it needs more than ``entry`` with defaults."""
 
@@ -100,6 +102,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         kind="stream",
         entry="services.arbitrage.service:build_processor",
         local_metrics_port=9107,
+        one_replica="a symbol's venues are on different partitions, and only one process sees them all",
         offline=OfflineSpec(
             options=(
                 OfflineOption("notional", "PERPWATCH_ARB_NOTIONALS", "quote notionals, e.g. 10000,100000"),
@@ -134,6 +137,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         kind="stream",
         entry="services.analytics.service:build_processor",
         local_metrics_port=9109,
+        one_replica="a pair's two instruments are on different partitions",
         offline=OfflineSpec(
             options=(
                 OfflineOption(
@@ -158,6 +162,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         kind="stream",
         entry="services.alert.service:build_processor",
         local_metrics_port=9110,
+        one_replica="rules aggregate and inhibit across instruments, which are on different partitions",
         offline=OfflineSpec(
             entry="services.alert.service:build_offline_processor",
             options=(OfflineOption("rules", "PERPWATCH_ALERT_RULES_FILE", 'rules file ({"rules": [...]})'),),

@@ -28,7 +28,7 @@ from services.cli.reconcile import reconcile_sync
 from services.db.migrate import migrate
 from services.registry import SERVICES, ServiceSpec
 from services.registry import spec as spec_of
-from services.runtime.paths import binance_capture, repo_root
+from services.runtime.paths import binance_capture, repo_root, state_dir
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
 
@@ -84,7 +84,7 @@ def _start_simulator(settings: Settings, children: dict[str, subprocess.Popen[by
     from schemas.common import ExchangeId
     from services.simulator.server import grids_for
 
-    endpoints_file = repo_root() / ".state" / "simulator-endpoints.json"
+    endpoints_file = state_dir() / "simulator-endpoints.json"
     endpoints_file.parent.mkdir(parents=True, exist_ok=True)
     endpoints_file.unlink(missing_ok=True)
     children["simulator"] = _child(

@@ -212,6 +212,8 @@ class LiquidityProcessor:
     service = "liquidity"
     inputs: tuple[str, ...] = (BOOK_TOPIC, TRADE_TOPIC)
     row_origin = {LIQUIDITY_METRICS.name: BOOK_TOPIC, LIQUIDITY_ANOMALIES.name: BOOK_TOPIC}
+    co_partitioned = True
+    """An instrument's book and trades are joined per key: replicas split by partition number."""
 
     def __init__(self, settings: LiquiditySettings | None = None) -> None:
         self.decoders = {BOOK_TOPIC: decode_book_depth, TRADE_TOPIC: decode_trade}

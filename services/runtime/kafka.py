@@ -9,6 +9,8 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from pydantic import BaseModel
 
 from services.runtime.codec import encode_key, encode_value, event_key
@@ -42,7 +44,15 @@ def make_consumer(
     group_id: str,
     auto_offset_reset: str = "earliest",
     isolation_level: str = "read_committed",
+    co_partitioned: bool = False,
 ) -> AIOKafkaConsumer:
+    """``co_partitioned``: partition i of every subscribed topic goes to the same member.
+
+    Every topic has the same partition count and our producers key by ``exchange:symbol``, so one
+    instrument's records sit on the same partition number in every topic; the range assignor
+    hands out the same numbers per topic, so a replica sees all of an instrument's inputs. The
+    default round-robin assignor would split them across replicas.
+    """
     return AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=group_id,
@@ -51,7 +61,18 @@ def make_consumer(
         isolation_level=isolation_level,
         max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_bytes=16 * 1024 * 1024,
+        partition_assignment_strategy=(
+            RangePartitionAssignor if co_partitioned else RoundRobinPartitionAssignor,
+        ),
     )
+
+
+def split_partitions(partitions: Iterable[TopicPartition]) -> dict[str, set[int]]:
+    """Partition numbers per topic: equal sets when an assignment is co-partitioned."""
+    numbers: dict[str, set[int]] = {}
+    for tp in partitions:
+        numbers.setdefault(tp.topic, set()).add(tp.partition)
+    return numbers
 
 
 class RebalanceHooks(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -10,6 +10,12 @@ def repo_root() -> Path:
     return candidate if (candidate / "deploy" / "local" / "stack.sh").exists() else Path.cwd()
 
 
+def state_dir() -> Path:
+    """The local stack's state (``deploy/local/stack.sh``): ``$PERPWATCH_STATE_DIR`` or ``.state``."""
+    configured = os.environ.get("PERPWATCH_STATE_DIR")
+    return Path(configured) if configured else repo_root() / ".state"
+
+
 def shared_data_dir() -> Path:
     """Real exchange captures: ``$PERPWATCH_DATA_DIR`` or the checkout's sibling ``shared/data``."""
     configured = os.environ.get("PERPWATCH_DATA_DIR")

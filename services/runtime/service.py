@@ -41,7 +41,7 @@ from schemas.dead_letter import DeadLetter
 from schemas.fast_decode import RejectedInput
 from schemas.topics import TopicContract, topic
 from services.runtime.dead_letter import dead_letter
-from services.runtime.kafka import RebalanceHooks, make_consumer
+from services.runtime.kafka import RebalanceHooks, make_consumer, split_partitions
 from services.runtime.metrics import CONSUMER_LAG, MESSAGES_CONSUMED, OFFSET_COMMITS
 from services.runtime.observability import Health, ObservabilityServer
 from services.runtime.publisher import DeliveryFailed, Publisher, PublisherStopped, transactional_id_for
@@ -120,6 +120,9 @@ class StreamService:
         self.health = Health(processor.service)
         self.group_id = f"{settings.consumer_group_prefix}.{processor.service}"
         self._transactional = settings.stream_transactions if transactional is None else transactional
+        # A processor joining its inputs per key (liquidity: an instrument's book and trades) sets
+        # ``co_partitioned = True``, so every replica gets the same partition numbers of each input.
+        self._co_partitioned: bool = getattr(processor, "co_partitioned", False)
         self.stopping = asyncio.Event()
         self._max_records = max_records
         # Keyed by the broker-side name, which carries the namespace prefix when one is set.
@@ -182,7 +185,9 @@ class StreamService:
             self.settings, self.processor.service, transactional_id=transactional_id, stopping=self.stopping
         )
         await self._publisher.start()
-        self._consumer = make_consumer(self.settings, group_id=self.group_id)
+        self._consumer = make_consumer(
+            self.settings, group_id=self.group_id, co_partitioned=self._co_partitioned
+        )
         self._consumer.subscribe(
             list(self._contracts), listener=RebalanceHooks(self._on_revoked, self._on_assigned)
         )
@@ -244,6 +249,13 @@ class StreamService:
         # Records can be fetched while this runs: no batch may start before state is restored.
         async with self._batch_lock:
             self._assignment_epoch += 1
+            if self._co_partitioned and len(set(map(frozenset, split_partitions(partitions).values()))) > 1:
+                # Only when the inputs' partition counts differ (topics created by hand): an
+                # instrument's inputs may then be split across replicas. Run one replica.
+                log.warning(
+                    "inputs are not co-partitioned; run one replica or give the inputs equal partition counts",
+                    extra={"assigned": {t: sorted(p) for t, p in split_partitions(partitions).items()}},
+                )
             self.processor.assigned(partitions)
             restore = getattr(self.processor, "restore", None)
             if restore is not None and partitions:

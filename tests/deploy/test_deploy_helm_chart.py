@@ -31,6 +31,14 @@ NAMESPACE = "marketdata"
 # The chart deploys exactly the registry's services (test_deploy_registry.py checks values.yaml).
 SERVICES = tuple(spec.name for spec in REGISTRY)
 STREAM_SERVICES = {spec.name for spec in REGISTRY if spec.kind == "stream"}
+ONE_REPLICA = {spec.name for spec in REGISTRY if spec.one_replica}
+SCALABLE = STREAM_SERVICES - ONE_REPLICA
+
+
+def _replicas(name: str) -> int:
+    return 1 if name in ONE_REPLICA else 2
+
+
 # The chart's kubeVersion floor and a recent release.
 KUBERNETES_VERSIONS = ("1.29.0", "1.34.0")
 # Custom resources with no schema in kubernetes-validate, checked by hand below.
@@ -48,15 +56,17 @@ CONTRACT_ENV = {
 LINT_WARNING = 2
 
 ALL_SERVICES_ON: dict[str, Any] = {
-    "services": {name: {"enabled": True, "replicas": 2} for name in SERVICES},
+    "services": {name: {"enabled": True, "replicas": _replicas(name)} for name in SERVICES},
 }
 NO_AUTOSCALING: dict[str, Any] = {
     "services": {
-        name: {"enabled": True, "replicas": 2, "autoscaling": {"enabled": False}} for name in STREAM_SERVICES
+        name: {"enabled": True, "replicas": 2, "autoscaling": {"enabled": False}} for name in SCALABLE
     },
 }
 EVERYTHING_ON: dict[str, Any] = {
-    "services": {name: {"enabled": True, "replicas": 2, "extraArgs": ["--flag"]} for name in SERVICES},
+    "services": {
+        name: {"enabled": True, "replicas": _replicas(name), "extraArgs": ["--flag"]} for name in SERVICES
+    },
     "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "grafanaDashboards": {"enabled": True, "annotations": {"grafana_folder": "perpwatch"}},
     "podDisruptionBudget": {"enabled": True, "minAvailable": "50%"},
@@ -308,7 +318,7 @@ def test_every_service_can_be_enabled(chart: Any) -> None:
     assert not of_kind(objects, "HorizontalPodAutoscaler")
     for component in SERVICES:
         deployment = deployments[service_name(component)]
-        expected = 2 if component in STREAM_SERVICES else 1
+        expected = 2 if component in SCALABLE else 1
         assert deployment["spec"]["replicas"] == expected
         (container,) = pod_spec(deployment)["containers"]
         assert container["args"] == ["run", component]
@@ -327,7 +337,7 @@ def test_every_stream_service_has_a_cpu_hpa_bounded_by_partitions(chart: Any) ->
     objects = render(chart, {})
     hpas = by_name(objects, "HorizontalPodAutoscaler")
     deployments = by_name(objects, "Deployment")
-    assert sorted(hpas) == sorted(service_name(s) for s in STREAM_SERVICES)
+    assert sorted(hpas) == sorted(service_name(s) for s in SCALABLE)
     partitions = int(
         by_name(objects, "ConfigMap")[f"{RELEASE}-perpwatch-env"]["data"]["PERPWATCH_TOPIC_PARTITIONS"]
     )
@@ -358,9 +368,26 @@ def test_hpa_above_the_partition_count_is_refused(helm: ModuleType, chart: Any) 
 
 def test_hpa_without_cpu_request_is_refused(chart: Any) -> None:
     # null deletes a default in Helm's value merge.
-    values = {"services": {"analytics": {"resources": {"requests": {"cpu": None}}}}}
+    values = {"services": {"liquidity": {"resources": {"requests": {"cpu": None}}}}}
     with pytest.raises(Exception, match=r"requests\.cpu"):
         chart.render(copy.deepcopy(values), name=RELEASE, namespace=NAMESPACE)
+
+
+def test_one_replica_services_never_run_two_pods(chart: Any) -> None:
+    deployments = by_name(render(chart, {}), "Deployment")
+    assert ONE_REPLICA, "the registry names the services that cannot scale out"
+    for name in ONE_REPLICA:
+        spec = deployments[service_name(name)]["spec"]
+        assert spec["replicas"] == 1
+        assert spec["strategy"] == {"type": "Recreate"}, "a rolling update would run two consumers"
+    for name in SCALABLE:
+        assert deployments[service_name(name)]["spec"]["strategy"]["type"] == "RollingUpdate"
+    two = {"services": {"arbitrage": {"replicas": 2}}}
+    with pytest.raises(Exception, match=r"/services/arbitrage/replicas': maximum: got 2, want 1"):
+        chart.render(copy.deepcopy(two), name=RELEASE, namespace=NAMESPACE)
+    scaled = {"services": {"alert": {"autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 3}}}}
+    with pytest.raises(Exception, match="/services/alert"):
+        chart.render(copy.deepcopy(scaled), name=RELEASE, namespace=NAMESPACE)
 
 
 def test_http_port_of_the_gateway_is_served(chart: Any) -> None:

@@ -136,8 +136,9 @@ def test_helm_values_name_exactly_the_registry_services() -> None:
 def test_helm_service_values_follow_the_registry(spec: ServiceSpec) -> None:
     service = helm_values()["services"][spec.name]
     assert service.get("httpPort") == spec.http_port
-    # An HPA per consumer: only stream services scale with their partitions.
-    assert ("autoscaling" in service) == (spec.kind == "stream"), spec.name
+    # An HPA per consumer that scales with its partitions; a one-replica consumer has none.
+    assert ("autoscaling" in service) == (spec.kind == "stream" and not spec.one_replica), spec.name
+    assert service.get("oneReplica", False) == bool(spec.one_replica), spec.name
 
 
 def test_helm_readme_names_every_service() -> None:

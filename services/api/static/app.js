@@ -118,6 +118,7 @@ async function loadPrices() {
 }
 
 // ---- chart ------------------------------------------------------------------------------
+const MIN_BAR_SPACING_PX = 6; // lightweight-charts' default barSpacing
 const chart = LightweightCharts.createChart($("chart"), {
   autoSize: true,
   layout: { background: { color: "#161d26" }, textColor: "#d6dde6" },
@@ -177,7 +178,9 @@ function applyCandle(event) {
     candleSeries.update(b.candle);
     volumeSeries.update(b.volume);
     state.candles += 1;
-    if (state.candles < 60) chart.timeScale().fitContent(); // until the bars fill the width
+    // Fit while the bars at the default spacing would not fill the panel; after that the chart
+    // scrolls with new bars and keeps what the user zoomed to.
+    if (state.candles * MIN_BAR_SPACING_PX < $("chart").clientWidth) chart.timeScale().fitContent();
     document.body.dataset.candles = String(state.candles);
   } catch (error) {
     // an older bar than the last one shown: the chart only appends or replaces the last
@@ -207,8 +210,10 @@ function renderArbitrage() {
     cell(tr, o.symbol);
     cell(tr, o.buy);
     cell(tr, o.sell);
-    cell(tr, num(o.value));
-    cell(tr, num(o.peak));
+    // One column, two measures: a spread's edge is bps net of fees now; funding's is bps a year.
+    const unit = o.kind === "funding" ? " bps APR" : " bps net";
+    cell(tr, num(o.value) + unit);
+    cell(tr, num(o.peak) + unit);
     cell(tr, o.kind);
     cell(tr, age(o.opened));
     return tr;
