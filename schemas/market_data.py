@@ -110,6 +110,9 @@ class Liquidation(InstrumentEvent):
     notional: PositiveDecimal = Field(description="Quote currency.")
 
 
+CandleSource = Literal["trades", "venue"]
+
+
 class Candle(InstrumentEvent):
     """OHLCV bar (``md.candles.v1``). ``exchange_ts`` is the bar's open time."""
 
@@ -128,6 +131,11 @@ class Candle(InstrumentEvent):
     )
     sell_volume: NonNegativeDecimal | None = Field(
         default=None, description="Base units sold by takers; null when the producer does not split."
+    )
+    source: CandleSource = Field(
+        default="trades",
+        description="trades: built by perpwatch from md.trades.v1; venue: the venue's own kline, "
+        "fetched from its REST history by the backfill.",
     )
 
     @model_validator(mode="after")

@@ -15,12 +15,18 @@ and makes a restart lose nothing:
 - Pair trackers take bars of two instruments, which may sit on different partitions: they are
   not checkpointed and warm up again after a restart (their first windows are shorter).
 
-Nothing here reads a clock: outputs are a function of the input records alone.
+Nothing here reads a clock: outputs are a function of the input records alone, with one opt-in
+exception: the start-up backfill (``PERPWATCH_ANALYTICS_BACKFILL_*``, on when symbols or pairs are
+configured) fetches the venues' recent history in the background (``services/backfill``) and puts
+it under the volume and OI-change spike baselines, so spikes can fire in the first hour instead of
+after 100 bars.
 """
 
+import asyncio
 import json
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -67,6 +73,7 @@ CANDLES = Table(
         "trade_count",
         "buy_volume",
         "sell_volume",
+        "source",
     ),
 )
 SPIKES = Table(
@@ -208,6 +215,25 @@ class AnalyticsSettings(BaseSettings):
     checkpoint_every: int = Field(
         default=5000, ge=1, description="Records per input partition between checkpoints."
     )
+    backfill_hours: float = Field(
+        default=72.0,
+        ge=0,
+        description="Venue history fetched at start for the backfill symbols, hours (0: off).",
+    )
+    backfill_symbols: str = Field(
+        default="",
+        description="exchange:SYMBOL to backfill at start, comma separated (default: the pairs' legs).",
+    )
+    backfill_rest_urls: str = Field(
+        default="", description="exchange=URL REST base per venue for the backfill (default: the venue's)."
+    )
+
+    def backfill_targets(self) -> dict[ExchangeId, list[str]]:
+        """What the start-up backfill fetches: the configured symbols, else every pair's legs."""
+        from services.backfill.startup import parse_targets
+
+        text = self.backfill_symbols or ",".join(f"{p.a},{p.b}" for p in self.pairs)
+        return parse_targets(text)
 
     def engine_config(self) -> EngineConfig:
         def ints(text: str) -> tuple[int, ...]:
@@ -271,6 +297,7 @@ class AnalyticsProcessor:
         *,
         checkpoint_every: int = 5000,
         checkpoint_interval_s: int = 300,
+        backfill: "StartupBackfill | None" = None,
     ) -> None:
         self.config = config or EngineConfig()
         self.engine = AnalyticsEngine(self.config)
@@ -283,6 +310,8 @@ class AnalyticsProcessor:
         self._last_ts: dict[TopicPartition, int] = {}
         self._since_checkpoint: dict[TopicPartition, int] = defaultdict(int)
         self._sources: dict[tuple[str, int], _Source] = {}
+        self.backfill = backfill
+        self._backfill_task: asyncio.Task[None] | None = None
 
     # --- partition lifecycle -------------------------------------------------------------
 
@@ -305,6 +334,11 @@ class AnalyticsProcessor:
         self, partitions: set[TopicPartition], committed: dict[TopicPartition, int | None], settings: Settings
     ) -> dict[TopicPartition, int]:
         """Load each partition's checkpoint below its committed offset; return where to replay from."""
+        if self.backfill is not None and self._backfill_task is None:
+            # Off the hot path: consumption starts now, history arrives when the venues answer.
+            self._backfill_task = asyncio.create_task(
+                self._startup_backfill(self.backfill, settings.database_url)
+            )
         positions: dict[TopicPartition, int] = {}
         async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as conn:
             for tp in sorted(partitions, key=lambda p: (p.topic, p.partition)):
@@ -335,6 +369,72 @@ class AnalyticsProcessor:
             extra={"replay_from": {f"{tp.topic}:{tp.partition}": o for tp, o in positions.items()}},
         )
         return positions
+
+    async def _startup_backfill(self, backfill: "StartupBackfill", database_url: str) -> None:
+        """Venue history for the configured symbols into the tables, then under the spike baselines."""
+        from services.backfill.startup import backfill_recent
+
+        summaries = await backfill_recent(
+            database_url, backfill.targets, backfill.hours, rest_urls=backfill.rest_urls
+        )
+        interval_s = min(self.config.bar_intervals_s, key=lambda i: (i < 60, i))  # klines start at 1 minute
+        since = ns_to_datetime(summaries[0].start_ns) if summaries else None
+        try:
+            async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+                for summary in summaries:
+                    for symbol in sorted({t.symbol for t in summary.tasks if t.what == "klines"}):
+                        rows = await (
+                            await conn.execute(
+                                "SELECT ts, interval_s, volume FROM candles WHERE exchange = %s AND symbol = %s "
+                                "AND interval_s = %s AND ts >= %s ORDER BY ts",
+                                (summary.exchange, symbol, interval_s, since),
+                            )
+                        ).fetchall()
+                        native = self._native_symbol(ExchangeId(summary.exchange), symbol)
+                        bars = [
+                            (int(ts.timestamp()) * 1_000_000_000, length, volume)
+                            for ts, length, volume in rows
+                        ]
+                        added = self.engine.warm_volume_baselines(
+                            ExchangeId(summary.exchange), symbol, native, bars
+                        )
+                        oi_rows = await (
+                            await conn.execute(
+                                "SELECT ts, open_interest FROM open_interest WHERE exchange = %s AND symbol = %s "
+                                "AND ts >= %s ORDER BY ts",
+                                (summary.exchange, symbol, since),
+                            )
+                        ).fetchall()
+                        observations = [(int(ts.timestamp() * 1_000_000) * 1_000, oi) for ts, oi in oi_rows]
+                        oi_added = self.engine.warm_open_interest_baselines(
+                            ExchangeId(summary.exchange), symbol, native, observations
+                        )
+                        log.info(
+                            "spike baselines warmed from history",
+                            extra={
+                                "exchange": summary.exchange,
+                                "symbol": symbol,
+                                "bars": len(bars),
+                                "volume_added": added,
+                                "open_interest_added": oi_added,
+                            },
+                        )
+        except psycopg.Error as exc:
+            log.warning("baseline warm-up skipped", extra={"error": repr(exc)})
+
+    @staticmethod
+    def _native_symbol(exchange: ExchangeId, symbol: str) -> str:
+        from services.instruments.catalog import load_snapshot
+
+        try:
+            return load_snapshot().resolve(exchange, [symbol])[0].native_symbol
+        except ValueError:
+            return symbol
+
+    async def close(self) -> None:
+        if self._backfill_task is not None and not self._backfill_task.done():
+            self._backfill_task.cancel()
+            await asyncio.gather(self._backfill_task, return_exceptions=True)
 
     def restore_checkpoint(self, tp: TopicPartition, state: dict[str, Any]) -> None:
         self._streams_of[tp].update(self.engine.restore(state))
@@ -409,6 +509,7 @@ def output_row(event: BaseModel) -> tuple[Table, Row]:
             event.trade_count,
             event.buy_volume,
             event.sell_volume,
+            event.source,
         )
     if isinstance(event, Spike):
         return SPIKES, (
@@ -478,11 +579,27 @@ def output_row(event: BaseModel) -> tuple[Table, Row]:
     raise TypeError(f"analytics has no table for {type(event).__name__}")
 
 
+@dataclass(frozen=True)
+class StartupBackfill:
+    """The bounded backfill the service runs at start (``PERPWATCH_ANALYTICS_BACKFILL_*``)."""
+
+    targets: dict[ExchangeId, list[str]]
+    hours: float
+    rest_urls: dict[ExchangeId, str]
+
+
 def build_processor() -> AnalyticsProcessor:
     """The processor as configured by ``PERPWATCH_ANALYTICS_*`` (see ``AnalyticsSettings``)."""
     settings = AnalyticsSettings()
+    backfill = None
+    targets = settings.backfill_targets()
+    if settings.backfill_hours > 0 and targets:
+        from services.backfill.startup import parse_urls
+
+        backfill = StartupBackfill(targets, settings.backfill_hours, parse_urls(settings.backfill_rest_urls))
     return AnalyticsProcessor(
         settings.engine_config(),
         checkpoint_every=settings.checkpoint_every,
         checkpoint_interval_s=settings.checkpoint_interval_s,
+        backfill=backfill,
     )

@@ -377,6 +377,7 @@ def up(
 
 
 def _mount_subcommands() -> None:
+    from services.backfill.cli import backfill
     from services.book_builder.cli import app as book_app
     from services.ingest.cli import register
     from services.ingest.instruments_cli import app as instruments_app
@@ -385,6 +386,7 @@ def _mount_subcommands() -> None:
 
     register(app)
     app.command()(simulate)
+    app.command()(backfill)
     app.add_typer(instruments_app, name="instruments")
     app.add_typer(
         venue_app, name="venue", help="The perpwatch matching venue: run its core on a command file."

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Literal
 
 import orjson
@@ -120,6 +121,31 @@ def _start_simulator(settings: Settings, children: dict[str, subprocess.Popen[by
     return {"PERPWATCH_INGEST_FEEDS": feeds, "PERPWATCH_INGEST_ENDPOINTS": str(endpoints_file)}
 
 
+def _backfill_from_simulator(settings: Settings, endpoints_path: str) -> None:
+    """The last hours of klines, funding and OI from the simulator's history endpoints, before the
+    live stream starts (``PERPWATCH_UP_BACKFILL_HOURS``, default 3; 0 turns it off)."""
+    from schemas.common import ExchangeId
+    from services.backfill.startup import backfill_recent
+    from services.simulator.server import grids_for
+
+    hours = float(os.environ.get("PERPWATCH_UP_BACKFILL_HOURS", "3"))
+    if hours <= 0:
+        return
+    started = time.monotonic()
+    venues = orjson.loads(Path(endpoints_path).read_bytes())["venues"]
+    targets = {
+        ExchangeId(name): [g.native_symbol for g in grids_for([ExchangeId(name)], SIMULATED_SYMBOLS)]
+        for name in venues
+    }
+    urls = {ExchangeId(name): endpoint["rest_url"] for name, endpoint in venues.items()}
+    summaries = asyncio.run(backfill_recent(settings.database_url, targets, hours, rest_urls=urls))
+    inserted = sum(s.as_json()["inserted"] for s in summaries)
+    console.print(
+        f"[green]backfill[/green] last {hours:g}h from the simulator: {inserted} rows for "
+        f"{', '.join(s.exchange for s in summaries) or 'no venue'} in {time.monotonic() - started:.1f}s"
+    )
+
+
 WATCHED_TABLES = ("book_bbo", "market_trades", "funding_rates", "open_interest", "liquidations")
 
 
@@ -183,9 +209,9 @@ def run_local_pipeline(
             if spec.local and spec.name != "ingest":
                 children[spec.name] = _start_service(spec, settings)
         if source == "simulator":
-            children["ingest"] = _start_service(
-                spec_of("ingest"), settings, _start_simulator(settings, children)
-            )
+            ingest_env = _start_simulator(settings, children)
+            _backfill_from_simulator(settings, ingest_env["PERPWATCH_INGEST_ENDPOINTS"])
+            children["ingest"] = _start_service(spec_of("ingest"), settings, ingest_env)
         elif source == "live":
             children["ingest"] = _start_service(spec_of("ingest"), settings)
         console.print(f"stack and services up in {time.monotonic() - started:.1f}s")

@@ -16,6 +16,9 @@ Layers:
   venue's frames and answering its client frames (subscribe, ping) and REST calls.
 - ``server.py``: sockets, the market clock, fault plumbing, and exact accounting of what was
   sent (``SimulatorStats.sent_events``), so tests can prove a consumer lost nothing.
+- ``history.py``: the venues' history endpoints (klines, funding, open interest) for the
+  backfill, with each venue's pagination and page limits, from a deterministic path anchored on
+  the model's first prices; asked before the dialect's ``rest``.
 
 Adding a venue's dialect is one file, ``dialects/<exchange>.py``, ending with
 ``DIALECT = MyDialect`` (discovered like the venue modules):

@@ -31,6 +31,7 @@ from services.ingest.venues import adapter_for
 from services.instruments.catalog import load_snapshot
 from services.simulator.dialects import available_dialects, dialect_for
 from services.simulator.dialects.base import Dialect, Endpoints, HttpReply, HttpRequest, OutFrame, Session
+from services.simulator.history import HistoryModel, VenueHistoryEndpoints
 from services.simulator.http import HttpServer
 from services.simulator.model import (
     TRANSPORT_FAULTS,
@@ -184,6 +185,7 @@ class Simulator:
         self._clock_task: asyncio.Task[None] | None = None
         self._paused = False
         self._started = False
+        self._history: HistoryModel | None = None
 
     # --- addresses ------------------------------------------------------------------------------
 
@@ -480,12 +482,18 @@ class Simulator:
             if venue.rest_prefix and path.startswith(venue.rest_prefix):
                 path = path[len(venue.rest_prefix) :]
             routed = HttpRequest(request.method, path, request.query, request.body, request.headers)
-            reply = venue.dialect.rest(routed, time.time_ns())
+            reply = self._history_reply(venue, routed) or venue.dialect.rest(routed, time.time_ns())
         self.stats.rest[(name, reply.status)] += 1
         self.stats.rest_log.append((time.monotonic(), name, request.path, reply.status))
         if 200 <= reply.status < 300:
             self.stats.count(name, reply.carries, reply.native_symbol)
         return reply
+
+    def _history_reply(self, venue: _Venue, request: HttpRequest) -> HttpReply | None:
+        """Klines, funding and open-interest history (services/simulator/history.py), else None."""
+        if self._history is None:  # anchored on the model's prices when history is first asked for
+            self._history = HistoryModel(self.model, self.config.seed, time.time_ns() // 1_000_000)
+        return VenueHistoryEndpoints(venue.exchange, self._history).reply(request, time.time_ns())
 
     async def _on_control(self, request: HttpRequest) -> HttpReply:
         if request.path == "/health":

@@ -90,6 +90,8 @@ EXPECTED_COLUMNS: dict[str, dict[str, str]] = {
         # Added by 0012_analytics (taker buy/sell split of the bar).
         "buy_volume": "numeric",
         "sell_volume": "numeric",
+        # Added by 0014_backfill: 'trades' (built from md.trades.v1) or 'venue' (backfilled kline).
+        "source": "text",
     },
 }
 

@@ -423,6 +423,80 @@ class AnalyticsEngine:
         for key in keys:
             self.streams.pop(key, None)
 
+    def warm_volume_baselines(
+        self,
+        exchange: ExchangeId,
+        symbol: str,
+        native_symbol: str,
+        bars: list[tuple[int, int, Decimal]],
+    ) -> dict[int, int]:
+        """Put history bars ``(open ns, length s, base volume)`` under the volume-spike baselines.
+
+        For the backfill at start-up: each timeframe's baseline gets the log volumes of the whole
+        timeframe buckets the history fills, placed *before* whatever it holds already (history
+        is older than live bars), cut to the window. Returns values added per timeframe.
+        """
+        key = ("md.trades.v1", f"{exchange.value}:{symbol}")
+        stream = self.streams.get(key)
+        if stream is None:
+            stream = self.streams[key] = TradeStream(_Identity(exchange, symbol, native_symbol), self.config)
+        if not isinstance(stream, TradeStream):
+            return {}
+        added: dict[int, int] = {}
+        lengths = {length_s for _, length_s, _ in bars}
+        for timeframe in self.config.spike_thresholds:
+            # The longest history bar that divides the timeframe (1 m klines fill 5 m baselines).
+            source = max((length for length in lengths if timeframe % length == 0), default=0)
+            if not source:
+                continue
+            buckets: dict[int, tuple[int, Decimal]] = {}
+            for start_ns, length_s, volume in bars:
+                if length_s != source:
+                    continue
+                bucket = start_ns // (timeframe * NS)
+                count, total = buckets.get(bucket, (0, Decimal(0)))
+                buckets[bucket] = (count + 1, total + volume)
+            whole = timeframe // source
+            history = [
+                value
+                for bucket in sorted(buckets)
+                if buckets[bucket][0] == whole and (value := log_volume(buckets[bucket][1])) is not None
+            ]
+            baseline = stream.volume_z[timeframe]
+            baseline.restore([*history, *baseline.values][-baseline.window :])
+            added[timeframe] = min(len(history), baseline.window)
+        return added
+
+    def warm_open_interest_baselines(
+        self,
+        exchange: ExchangeId,
+        symbol: str,
+        native_symbol: str,
+        observations: list[tuple[int, Decimal]],
+    ) -> dict[int, int]:
+        """Put the OI changes of history observations ``(ns, base units)`` under the OI-change
+        baselines, bucketed exactly as live observations are; returns values added per timeframe."""
+        key = ("md.open_interest.v1", f"{exchange.value}:{symbol}")
+        stream = self.streams.get(key)
+        if stream is None:
+            stream = self.streams[key] = OpenInterestStream(
+                _Identity(exchange, symbol, native_symbol), self.config
+            )
+        if not isinstance(stream, OpenInterestStream):
+            return {}
+        added: dict[int, int] = {}
+        for timeframe in self.config.spike_thresholds:
+            buckets = OpenInterestBars(timeframe * NS)
+            history = []
+            for ts, open_interest in sorted(observations):
+                closed, _ = buckets.observe(ts, open_interest)
+                if closed is not None:
+                    history.append(float(closed.change))
+            baseline = stream.z[timeframe]
+            baseline.restore([*history, *baseline.values][-baseline.window :])
+            added[timeframe] = min(len(history), baseline.window)
+        return added
+
     def state_of(self, keys: list[tuple[str, str]]) -> dict[str, Any]:
         """A JSON-able checkpoint of these streams."""
         out: dict[str, Any] = {}

@@ -1,0 +1,226 @@
+"""Each venue's history endpoints: one module per venue, ending with ``HISTORY = TheClass``.
+
+A module knows its venue's documented history endpoints (path, parameters, page limit, order of
+the answer) and parses their answers into the normal contracts (``Candle`` with
+``source="venue"``, ``Funding``, ``OpenInterest``). The REST base URL and the rate limit come from
+the venue's ingest adapter (``services/ingest/venues``), so both sides share one budget.
+What a venue does not offer is declared in ``not_offered`` with the reason and reported as
+such, never as an error. ``capability_table()`` is the table the README documents.
+"""
+
+import importlib
+import pkgutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from schemas.common import ExchangeId, InstrumentEvent
+from schemas.market_data import Candle, Funding
+from services.backfill.core.plan import NS_PER_MS, NS_PER_S, What, Window
+from services.ingest.parsing import event_ids
+from services.ingest.venue import RateLimit, RestRequest
+from services.ingest.venues import adapter_for
+from services.instruments.catalog import Instrument, InstrumentCatalog
+
+
+class HistoryRejected(ValueError):
+    """A venue answer that cannot be read as history (an error envelope, a wrong shape)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One documented history endpoint: where it is, what one page holds, where it is documented."""
+
+    path: str
+    page_limit: int
+    doc: str
+    note: str = ""
+    max_age_s: int | None = None
+    """How far back the venue keeps this history (None: as far as the listing)."""
+
+
+class VenueHistory:
+    """Base of a venue's history module; a venue fills in the class attributes and the hooks."""
+
+    exchange: ClassVar[ExchangeId]
+    endpoints: ClassVar[Mapping[What, Endpoint]]
+    not_offered: ClassVar[Mapping[What, str]] = {}
+    kline_intervals: ClassVar[Mapping[int, str]]
+    """Bar length in seconds -> the venue's interval parameter."""
+    oi_periods: ClassVar[Mapping[int, str]] = {}
+    """OI period in seconds -> the venue's period parameter."""
+    min_funding_interval_s: ClassVar[int] = 3600
+    """The shortest funding interval the venue uses: a funding page spans limit x this."""
+
+    def __init__(self, catalog: InstrumentCatalog) -> None:
+        self.catalog = catalog
+        adapter = adapter_for(self.exchange, catalog)
+        self.rest_url: str = adapter.rest_url
+        self.rest_rate_limit: RateLimit = adapter.rest_rate_limit
+
+    # --- what is offered ---------------------------------------------------------------------
+
+    def offers(self, what: What) -> bool:
+        return what in self.endpoints
+
+    def max_age_s(self, what: What, interval_s: int) -> int | None:
+        """How far back the venue serves this history; older windows are not asked for."""
+        return self.endpoints[what].max_age_s
+
+    def record_interval_s(self, what: What, interval_s: int) -> int:
+        """The coverage key's interval: bar length, OI period, 0 for funding."""
+        if what is What.KLINES:
+            if interval_s not in self.kline_intervals:
+                raise ValueError(
+                    f"{self.exchange.value} has no {interval_s}s klines; "
+                    f"offered: {sorted(self.kline_intervals)}"
+                )
+            return interval_s
+        if what is What.OI:
+            # The finest documented period no finer than the bar length asked for.
+            fitting = [p for p in self.oi_periods if p <= max(interval_s, min(self.oi_periods))]
+            return max(fitting)
+        return 0
+
+    def step_ns(self, what: What, interval_s: int) -> int:
+        """Spacing of records: pages and the requested window are aligned to it."""
+        if what is What.FUNDING:
+            return NS_PER_MS
+        return self.record_interval_s(what, interval_s) * NS_PER_S
+
+    def span_ns(self, what: What, interval_s: int) -> int:
+        """How much time one request returns in full."""
+        limit = self.endpoints[what].page_limit
+        if what is What.FUNDING:
+            return limit * self.min_funding_interval_s * NS_PER_S
+        return limit * self.record_interval_s(what, interval_s) * NS_PER_S
+
+    # --- per venue ---------------------------------------------------------------------------
+
+    def request(self, what: What, instrument: Instrument, page: Window, interval_s: int) -> RestRequest:
+        raise NotImplementedError
+
+    def parse(
+        self, what: What, instrument: Instrument, payload: Any, interval_s: int, receive_ns: int
+    ) -> list[InstrumentEvent]:
+        raise NotImplementedError
+
+    # --- shared builders ---------------------------------------------------------------------
+
+    @staticmethod
+    def candle(
+        instrument: Instrument,
+        *,
+        open_ms: int,
+        interval_s: int,
+        prices: tuple[Any, Any, Any, Any],
+        volume: Decimal,
+        notional: Decimal,
+        trade_count: int,
+        receive_ns: int,
+        buy_volume: Decimal | None = None,
+    ) -> Candle:
+        """A closed venue bar; ``volume`` already in base units, prices as the venue quotes them."""
+        o, h, low, c = (instrument.base_price(Decimal(str(p))) for p in prices)
+        open_ns = open_ms * NS_PER_MS
+        return Candle(
+            **event_ids(instrument, open_ns, receive_ns),
+            interval_s=interval_s,
+            close_ts=open_ns + interval_s * NS_PER_S,
+            open=o,
+            high=h,
+            low=low,
+            close=c,
+            volume=volume,
+            notional=notional,
+            trade_count=trade_count,
+            closed=True,
+            buy_volume=buy_volume,
+            sell_volume=None if buy_volume is None else max(Decimal(0), volume - buy_volume),
+            source="venue",
+        )
+
+    @staticmethod
+    def funding(
+        instrument: Instrument,
+        *,
+        funding_ms: int,
+        rate: Any,
+        receive_ns: int,
+        mark_price: Any = None,
+        interval_s: int | None = None,
+    ) -> Funding:
+        """A settled funding: ``exchange_ts`` is the settlement time, the next one an interval later."""
+        ts = funding_ms * NS_PER_MS
+        interval = interval_s or instrument.funding_interval_s
+        mark = Decimal(str(mark_price)) if mark_price not in (None, "") else None
+        return Funding(
+            **event_ids(instrument, ts, receive_ns),
+            rate=Decimal(str(rate)),
+            interval_s=interval,
+            next_funding_ts=ts + interval * NS_PER_S,
+            mark_price=instrument.base_price(mark) if mark is not None and mark > 0 else None,
+        )
+
+
+def _discover() -> dict[ExchangeId, type[VenueHistory]]:
+    found: dict[ExchangeId, type[VenueHistory]] = {}
+    for module_info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        history = getattr(module, "HISTORY", None)
+        if history is not None:
+            found[history.exchange] = history
+    return found
+
+
+_HISTORY = _discover()
+
+# Venues whose history endpoints are documented but have no module here yet, with the endpoints
+# a module would read; ``capability_table`` lists them so the gap is visible, not silent.
+NOT_YET: dict[ExchangeId, str] = {
+    ExchangeId.OKX: "klines /api/v5/market/history-candles, funding /api/v5/public/funding-rate-history, "
+    "oi /api/v5/rubik/stat/contracts/open-interest-history",
+    ExchangeId.BITGET: "klines /api/v2/mix/market/history-candles, funding /api/v2/mix/market/history-fund-rate",
+    ExchangeId.GATEIO: "klines /futures/{settle}/candlesticks, funding /futures/{settle}/funding_rate, "
+    "oi /futures/{settle}/contract_stats",
+    ExchangeId.DERIBIT: "klines /public/get_tradingview_chart_data, funding /public/get_funding_rate_history",
+    ExchangeId.BITMEX: "klines /api/v1/trade/bucketed, funding /api/v1/funding",
+    ExchangeId.KUCOIN_FUTURES: "klines /api/v1/kline/query, funding /api/v1/contract/funding-rates",
+    ExchangeId.MEXC: "klines /api/v1/contract/kline/{symbol}, funding /api/v1/contract/funding_rate/history",
+    ExchangeId.PHEMEX: "klines /exchange/public/md/v2/kline/list, funding /api-data/public/data/funding-rate-history",
+    ExchangeId.COINDCX: "klines /market_data/candlesticks (pair=B-..._USDT)",
+}
+
+
+def history_for(exchange: ExchangeId, catalog: InstrumentCatalog) -> VenueHistory:
+    try:
+        return _HISTORY[exchange](catalog)
+    except KeyError:
+        extra = f" (documented: {NOT_YET[exchange]})" if exchange in NOT_YET else ""
+        raise NotImplementedError(f"no backfill module for {exchange.value} yet{extra}") from None
+
+
+def backfill_exchanges() -> list[ExchangeId]:
+    return sorted(_HISTORY, key=lambda e: e.value)
+
+
+def capability_table() -> list[dict[str, str]]:
+    """One row per venue and kind of history: offered (endpoint, page limit) or why not."""
+    rows = []
+    for exchange, history in sorted(_HISTORY.items(), key=lambda item: item[0].value):
+        for what in What:
+            endpoint = history.endpoints.get(what)
+            if endpoint is not None:
+                status, detail = (
+                    "yes",
+                    f"{endpoint.path} ({endpoint.page_limit} per page) {endpoint.note}".strip(),
+                )
+            else:
+                status, detail = "not offered", history.not_offered.get(what, "")
+            rows.append({"exchange": exchange.value, "what": what.value, "status": status, "detail": detail})
+    for exchange, endpoints in sorted(NOT_YET.items(), key=lambda item: item[0].value):
+        rows.append(
+            {"exchange": exchange.value, "what": "*", "status": "not implemented", "detail": endpoints}
+        )
+    return rows
