@@ -50,7 +50,7 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from schemas.venue import SubmitCommand, VenueOrderEvent, VenueTop, VenueTrade
+from schemas.venue import SubmitCommand, VenueDepth, VenueDepthLevel, VenueOrderEvent, VenueTop, VenueTrade
 
 _BINANCE = {
     "exchange": ExchangeId.BINANCE_USDM,
@@ -221,6 +221,17 @@ EXAMPLES: dict[str, Contract] = {
         bid_quantity="0.006",
         ask_price="50000.5",
         ask_quantity="0.120",
+    ),
+    "venue.depth.v1": VenueDepth(
+        kind="depth",
+        seq=9,
+        symbol="BTC-USDT",
+        l2_seq=4,
+        bids=[
+            VenueDepthLevel(price="50000.0", quantity="0.006"),
+            VenueDepthLevel(price="49999.5", quantity="0.250"),
+        ],
+        asks=[VenueDepthLevel(price="50000.5", quantity="0.120")],
     ),
     "dlq.v1": DeadLetter(
         service="book-builder",

@@ -25,7 +25,7 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from schemas.venue import VenueCommand, VenueMarketData, VenueOrderOrSymbolEvent, VenueTrade
+from schemas.venue import VenueCommand, VenueDepth, VenueMarketData, VenueOrderOrSymbolEvent, VenueTrade
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -201,6 +201,21 @@ TOPICS: tuple[TopicContract, ...] = (
         consumers=("venue gateway", "third parties"),
         retention_ms=2 * DAY_MS,
         description="Coalesced L2 level updates (gapless l2_seq per symbol) and top-of-book changes.",
+    ),
+    TopicContract(
+        name="venue.depth.v1",
+        payload=TypeAdapter(VenueDepth),
+        schema_title="VenueDepth",
+        key=_VENUE_KEY,
+        producer="matching (transactional: read with isolation.level=read_committed)",
+        consumers=("venue gateway", "third parties"),
+        retention_ms=-1,
+        cleanup_policy="compact",
+        description=(
+            "Every displayed level of a symbol's book at an l2_seq, published at start and then "
+            "periodically; compacted by symbol, so the latest depth outlives venue.md.v1's retention "
+            "and a reader applies venue.md.v1 updates after its l2_seq."
+        ),
     ),
     TopicContract(
         name="analytics.spikes.v1",

@@ -202,4 +202,27 @@ class VenueTop(_Keyed):
     ask_quantity: VenueDecimal | None
 
 
+class VenueDepthLevel(Contract):
+    price: VenueDecimal
+    quantity: VenueDecimal
+
+
+class VenueDepth(_Keyed):
+    """Every displayed level of one symbol (``venue.depth.v1``), published periodically by the venue.
+
+    A consumer that starts reading after ``venue.md.v1``'s retention dropped the first ``l2``
+    updates takes its depth from the latest of these (the topic is compacted by symbol): it is the
+    book after ``l2_seq``, so the next ``l2`` update of the symbol is ``l2_seq + 1``. It takes no
+    venue ``seq`` of its own.
+    """
+
+    kind: Literal["depth"]
+    seq: int = Field(ge=1, description="The venue seq of the last event this depth includes (not a new one).")
+    symbol: VenueId
+    l2_seq: int = Field(ge=0, description="The last l2 update this depth includes.")
+    bids: list[VenueDepthLevel] = Field(description="Best (highest) price first.")
+    asks: list[VenueDepthLevel] = Field(description="Best (lowest) price first.")
+
+
+# A new kind here would break consumers that validate this union: new record kinds get a topic.
 VenueMarketData = Annotated[VenueLevel | VenueTop, Field(discriminator="kind")]

@@ -9,34 +9,33 @@ Captures are read by ``services/ingest/captures.py``:
 
 - ``hftbacktest``: gzip lines ``<receive ns> <raw frame>``, REST depth snapshots inline;
 - ``cryptofeed``: a ``NAME.ws.C.N`` file; the REST book snapshots of the same recording
-  (``NAME.http.*``) are merged in by time, recognised by the venue's ``book_snapshot_request``.
+  (``NAME.http.*``) are merged in by time, recognised by the venue's ``book_snapshot_request``;
+- ``capture``: a ``perpwatch capture`` recording (WebSocket frames and REST snapshots);
+- ``raw``: one JSON frame per line.
+
+Frames are opened and parsed by ``services.ingest.replay`` (``open_capture``, ``normalize_frame``),
+the same path ``perpwatch normalize`` and ``replay`` take, and every frame is tallied
+(``FrameTally``): normalized, control or rejected with a reason.
 """
 
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
-
-import orjson
 
 from schemas.common import ExchangeId
 from schemas.market_data import BestBidOffer, BookDelta, BookSnapshot
 from services.book_builder.core.builder import BookBuilder, BookState
 from services.book_builder.venues import new_builder
-from services.ingest.captures import (
-    CapturedFrame,
-    native_symbol_of,
-    read_cryptofeed,
-    read_hftbacktest,
-    snapshot_matcher,
-)
-from services.ingest.normalizer import FrameRejected, VenueNormalizer
-from services.ingest.venues import adapter_for, normalizer_for
+from services.ingest.captures import CapturedFrame
+from services.ingest.normalizer import FrameRejected
+from services.ingest.replay import FrameTally, normalize_frame, open_capture
+from services.ingest.venue import VenueAdapter
+from services.ingest.venues import adapter_for
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
 
-CaptureFormat = Literal["hftbacktest", "cryptofeed"]
+CAPTURE_FORMATS = ("auto", "hftbacktest", "cryptofeed", "capture", "raw")
 Quote = tuple[Decimal, Decimal, Decimal, Decimal]
 
 
@@ -53,9 +52,11 @@ class CheckReport:
     books: int = 0
     book_events: int = 0
     first_mismatches: list[str] = field(default_factory=list)
+    tally: FrameTally = field(default_factory=FrameTally)
+    """Where every frame ended; ``tally.summary()`` is the command's last stderr line."""
 
     def summary(self) -> dict[str, int]:
-        """The one JSON line the command prints last."""
+        """The one JSON line the command prints last on stdout."""
         return {
             "messages": self.messages,
             "bbo_checks": self.bbo_checks,
@@ -65,19 +66,6 @@ class CheckReport:
             "gaps": self.gaps,
             "resyncs": self.resyncs,
         }
-
-
-def read_frames(
-    path: Path, capture_format: CaptureFormat, exchange: ExchangeId, catalog: InstrumentCatalog
-) -> Iterator[CapturedFrame]:
-    """Frames in receive order; REST book snapshots flagged, with the instrument they are about."""
-    if capture_format == "hftbacktest":
-        native_symbol = native_symbol_of(path)  # a single-instrument capture
-        for frame in read_hftbacktest(path):
-            yield replace(frame, native_symbol=native_symbol) if frame.is_rest_snapshot else frame
-        return
-    adapter = adapter_for(exchange, catalog)
-    yield from read_cryptofeed(path, snapshot_matcher(adapter.book_snapshot_request))
 
 
 # --- the check ------------------------------------------------------------------------------
@@ -92,10 +80,17 @@ class _Book:
 class BookCheck:
     """Feeds frames through a normalizer and one ``BookBuilder`` per book, collecting a report."""
 
-    def __init__(self, exchange: ExchangeId, catalog: InstrumentCatalog | None = None) -> None:
+    def __init__(
+        self,
+        exchange: ExchangeId,
+        catalog: InstrumentCatalog | None = None,
+        *,
+        adapter: VenueAdapter | None = None,
+    ) -> None:
+        """``adapter`` (whose normalizer was built on ``catalog``) defaults to the venue's, on ``catalog``."""
         self.exchange = exchange
         self.catalog = catalog or load_snapshot()
-        self.normalizer: VenueNormalizer = normalizer_for(exchange, self.catalog)
+        self.adapter = adapter or adapter_for(exchange, self.catalog)
         self.books: dict[str, _Book] = {}
         self.venue_tops: dict[tuple[str, int], Quote] = {}
         self.report = CheckReport()
@@ -103,24 +98,13 @@ class BookCheck:
     def feed(self, frame: CapturedFrame) -> None:
         self.report.messages += 1
         try:
-            payload = frame.decode()
-            if not isinstance(payload, dict):
-                raise FrameRejected("malformed", "frame is not a JSON object")
-            if frame.is_rest_snapshot:
-                if frame.native_symbol is None:
-                    raise FrameRejected("unknown_instrument", "a REST snapshot without its instrument")
-                events = self.normalizer.normalize_rest_snapshot(
-                    payload, frame.native_symbol, frame.receive_ts
-                )
-            else:
-                events = self.normalizer.normalize(payload, frame.receive_ts)
-        except orjson.JSONDecodeError:
-            self.report.rejected["invalid_json"] += 1
-            return
+            events = normalize_frame(self.adapter, frame)
         except FrameRejected as exc:
             self.report.rejected[exc.error_type] += 1
+            self.report.tally.reject(exc.error_type)
             return
-        for event in events:
+        self.report.tally.count(events)
+        for event in events or ():
             if isinstance(event, BookSnapshot | BookDelta):
                 self._book_event(event)
             elif isinstance(event, BestBidOffer) and event.sequence is not None:
@@ -167,9 +151,33 @@ class BookCheck:
 
 
 def check_capture(
-    exchange: ExchangeId, capture_format: CaptureFormat, path: Path, catalog: InstrumentCatalog | None = None
+    exchange: ExchangeId | None,
+    capture_format: str,
+    path: Path,
+    catalog: InstrumentCatalog | None = None,
+    *,
+    instrument_cache: Path | None = None,
+    instruments: Sequence[Path] = (),
 ) -> CheckReport:
-    check = BookCheck(exchange, catalog)
-    for frame in read_frames(path, capture_format, exchange, check.catalog):
+    """Check every book of a capture. ``capture_format``: one of ``CAPTURE_FORMATS``.
+
+    The venue a file declares (capture header, cryptofeed name) wins over ``exchange``.
+    Instruments: ``catalog`` when given, else the committed snapshot overlaid with
+    ``instrument_cache`` and ``instruments`` (saved instruments responses), as ``open_capture`` reads them.
+    """
+    capture = open_capture(
+        path,
+        exchange=exchange,
+        fmt=capture_format,
+        instrument_cache=instrument_cache,
+        instruments=instruments,
+    )
+    if catalog is None:
+        catalog = capture.catalog
+        adapter = capture.adapter
+    else:
+        adapter = adapter_for(capture.exchange, catalog)
+    check = BookCheck(capture.exchange, catalog, adapter=adapter)
+    for frame in capture.frames:
         check.feed(frame)
     return check.finish()

@@ -20,32 +20,55 @@ def _book() -> None:
 @app.command()
 def check(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The capture to replay.")],
-    exchange: Annotated[ExchangeId, typer.Option("--exchange", help="Venue id, e.g. binance_usdm.")],
+    exchange: Annotated[
+        ExchangeId | None,
+        typer.Option("--exchange", help="Venue id, e.g. binance_usdm (default: what the file declares)."),
+    ] = None,
     capture_format: Annotated[
         str,
-        typer.Option("--format", help="hftbacktest or cryptofeed (REST snapshots read from NAME.http.*)."),
-    ] = "hftbacktest",
+        typer.Option(
+            "--format",
+            help="auto, hftbacktest, cryptofeed (REST snapshots read from NAME.http.*), "
+            "capture (`perpwatch capture`) or raw.",
+        ),
+    ] = "auto",
+    instruments: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--instruments",
+            help="The venue's instruments REST response, saved to a file (repeatable): contract sizes "
+            "of symbols the committed snapshot and the local cache lack.",
+        ),
+    ] = None,
 ) -> None:
     """Rebuild every book of a capture; compare tops with the venue's own and verify checksums.
 
-    No Kafka, no database. The last line printed is one JSON object:
-    messages, bbo_checks, mismatches, checksum_checks, checksum_failures, gaps, resyncs.
-    Exits 1 when a rebuilt top disagrees with the venue or a checksum fails.
+    No Kafka, no database. The last stdout line is one JSON object: messages, bbo_checks,
+    mismatches, checksum_checks, checksum_failures, gaps, resyncs. The last stderr line is one
+    JSON object too: frames, events, control, rejected by reason. Exits 1 when a rebuilt top
+    disagrees with the venue or a checksum fails.
     """
-    from services.book_builder.check import check_capture
+    from services.book_builder.check import CAPTURE_FORMATS, check_capture
+    from services.runtime.settings import get_settings
 
-    if capture_format not in ("hftbacktest", "cryptofeed"):
-        raise typer.BadParameter("--format must be hftbacktest or cryptofeed")
+    if capture_format not in CAPTURE_FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(CAPTURE_FORMATS)}")
     try:
-        report = check_capture(exchange, capture_format, file)  # type: ignore[arg-type]
-    except NotImplementedError as exc:
+        report = check_capture(
+            exchange,
+            capture_format,
+            file,
+            instrument_cache=Path(get_settings().instrument_cache_dir),
+            instruments=instruments or [],
+        )
+    except (NotImplementedError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     for line in report.first_mismatches:
         typer.echo(f"mismatch: {line}", err=True)
-    if report.rejected:
-        typer.echo(f"frames rejected by the parser: {dict(report.rejected)}", err=True)
     typer.echo(f"books: {report.books}, book events: {report.book_events}", err=True)
     sys.stdout.write(orjson.dumps(report.summary()).decode() + "\n")
+    sys.stdout.flush()
+    sys.stderr.write(orjson.dumps(report.tally.summary()).decode() + "\n")
     if report.mismatches or report.checksum_failures:
         raise typer.Exit(1)

@@ -1,46 +1,19 @@
-"""Wiring a venue into the core: its book spec (with venue-module checksums) and its builder.
+"""Wiring a venue into the core: its book spec and its builder.
 
-The pure core knows every venue's continuity rule; checksum functions written by a venue module
-(Bitget's ``bitget_checksum``) and the instrument's units live outside it, so they are attached
-here.
+The pure core knows every venue's continuity rule and checksum (OKX and Bitget share one
+algorithm, ``core.checksum.interleaved_crc32``); the instrument's units come from the catalog,
+so they are attached here.
 """
-
-import importlib
-import logging
-from collections.abc import Callable
-from functools import cache
 
 from schemas.common import ExchangeId
 from services.book_builder.core.builder import BookBuilder
-from services.book_builder.core.checksum import ChecksumFunction, WireUnits
+from services.book_builder.core.checksum import WireUnits
 from services.book_builder.core.rules import BookSpec, SnapshotSource, book_spec_for
 from services.instruments.catalog import InstrumentCatalog, UnknownInstrument
 
-log = logging.getLogger(__name__)
-
-# Checksum functions defined by venue modules: exchange -> (module, function name).
-_VENUE_CHECKSUMS: dict[ExchangeId, tuple[str, str]] = {
-    ExchangeId.BITGET: ("services.ingest.venues.bitget", "bitget_checksum"),
-}
-
-
-@cache
-def _venue_checksum(exchange: ExchangeId) -> ChecksumFunction | None:
-    location = _VENUE_CHECKSUMS.get(exchange)
-    if location is None:
-        return None
-    try:
-        function: Callable[..., int] = getattr(importlib.import_module(location[0]), location[1])
-    except (ImportError, AttributeError):
-        log.warning(
-            "venue checksum unavailable; books are checked by sequence only", extra={"venue": exchange}
-        )
-        return None
-    return function
-
 
 def spec_for(exchange: ExchangeId) -> BookSpec:
-    return book_spec_for(exchange, checksum=_venue_checksum(exchange))
+    return book_spec_for(exchange)
 
 
 def wire_units(

@@ -295,6 +295,19 @@ def tail(
     asyncio.run(tail_topic(get_settings(), topic, from_beginning=from_beginning, key=key, limit=max_records))
 
 
+INSTRUMENTS_OPTION = typer.Option(
+    "--instruments",
+    help="The venue's instruments REST response, saved to a file (repeatable): contract sizes of "
+    "symbols the committed snapshot and the local cache lack.",
+)
+
+
+def _summary_line(summary: dict[str, object]) -> None:
+    """The one JSON line an offline command ends with, on stderr (stdout stays data); unwrapped."""
+    sys.stderr.write(orjson.dumps(summary).decode() + "\n")
+    sys.stderr.flush()
+
+
 def _parse_speed(speed: str) -> float | None:
     if speed == "max":
         return None
@@ -317,14 +330,29 @@ def replay(
     exchange: Annotated[
         ExchangeId | None, typer.Option(help="Venue the capture comes from (default: from the file).")
     ] = None,
+    instruments: Annotated[list[Path] | None, INSTRUMENTS_OPTION] = None,
 ) -> None:
-    """Publish a recorded capture into the md.* topics through the live normalizers."""
+    """Publish a recorded capture into the md.* topics through the live normalizers.
+
+    Ends with one JSON line on stderr: frames, events, control, rejected by reason, events by topic.
+    """
     from services.cli.progress import replay_with_progress
 
-    stats = replay_with_progress(file, get_settings(), exchange=exchange, speed=_parse_speed(speed), fmt=fmt)
-    console.print(
-        orjson.dumps({"frames": stats.frames, "events": stats.events, "rejected": stats.rejected}).decode()
-    )
+    settings = get_settings()
+    try:
+        stats = replay_with_progress(
+            file,
+            settings,
+            exchange=exchange,
+            speed=_parse_speed(speed),
+            fmt=fmt,
+            instrument_cache=Path(settings.instrument_cache_dir),
+            instruments=instruments or [],
+        )
+    except ValueError as exc:  # an --instruments file without the venue's instruments
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    _summary_line({**stats.tally.summary(), "events_by_topic": dict(sorted(stats.events.items()))})
 
 
 @app.command()
@@ -339,13 +367,29 @@ def normalize(
             "--format", help="raw (one JSON frame per line), hftbacktest, cryptofeed, capture or auto."
         ),
     ] = "auto",
+    instruments: Annotated[list[Path] | None, INSTRUMENTS_OPTION] = None,
 ) -> None:
-    """Print the normalized events of a capture as JSONL on stdout (no Kafka, no database)."""
-    from services.cli.normalize import normalize_file
+    """Print the normalized events of a capture as JSONL on stdout (no Kafka, no database).
 
-    errors = normalize_file(file, exchange, fmt, sys.stdout.buffer)
+    Rejected frames are listed on stderr with their reason; the last stderr line is one JSON
+    summary: frames, events, control, rejected by reason.
+    """
+    from services.cli.normalize import normalize_file
+    from services.ingest.replay import FrameTally
+
+    tally = FrameTally()
+    errors = normalize_file(
+        file,
+        exchange,
+        fmt,
+        sys.stdout.buffer,
+        instrument_cache=Path(get_settings().instrument_cache_dir),
+        instruments=instruments or [],
+        tally=tally,
+    )
     if errors:
-        console.print(f"[yellow]{errors} frame(s) rejected (reasons on stderr)[/yellow]")
+        console.print(f"[yellow]{errors} frame(s) rejected (reasons above)[/yellow]")
+    _summary_line(tally.summary())
 
 
 @app.command()

@@ -1,5 +1,6 @@
 """Progress bars for long commands (replay), on stderr so stdout stays scriptable."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -12,7 +13,14 @@ from services.runtime.settings import Settings
 
 
 def replay_with_progress(
-    path: Path, settings: Settings, *, exchange: ExchangeId | None, speed: float | None, fmt: str = "auto"
+    path: Path,
+    settings: Settings,
+    *,
+    exchange: ExchangeId | None,
+    speed: float | None,
+    fmt: str = "auto",
+    instrument_cache: Path | None = None,
+    instruments: Sequence[Path] = (),
 ) -> ReplayStats:
     """Replay with a progress bar; the total is the file's line count (frames plus markers)."""
     import asyncio
@@ -38,7 +46,16 @@ def replay_with_progress(
                 progress.update(task, completed=stats.frames, events=sum(stats.events.values()))
 
         stats = asyncio.run(
-            replay_capture(path, settings, exchange=exchange, speed=speed, on_frame=advance, fmt=fmt)
+            replay_capture(
+                path,
+                settings,
+                exchange=exchange,
+                speed=speed,
+                on_frame=advance,
+                fmt=fmt,
+                instrument_cache=instrument_cache,
+                instruments=instruments,
+            )
         )
         progress.update(task, completed=total, events=sum(stats.events.values()))
     return stats

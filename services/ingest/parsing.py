@@ -7,7 +7,7 @@ keys, short lists, decimal errors, unknown instruments) into ``FrameRejected``, 
 else ever escapes a venue parser. What only one venue does stays in that venue's module.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -110,6 +110,27 @@ def split_multiplier_prefix(base: str) -> tuple[str, Decimal]:
         if base.startswith(prefix) and base[len(prefix) :].isalpha():
             return base[len(prefix) :], Decimal(prefix)
     return base, Decimal(1)
+
+
+def base_levels(
+    instrument: Instrument,
+    rows: Any,
+    *,
+    price: int | str = 0,
+    size: int | str = 1,
+    read_price: Callable[[Any], Decimal] = finite_decimal,
+) -> list[Level]:
+    """Book levels in base units from the venue's rows: ``row[price]`` and ``row[size]`` (list
+    positions, or keys of object rows), the size in contracts or coins as the instrument says.
+
+    What most venues' ``_levels`` did alike, written once; extra columns (OKX's order count) are
+    ignored, and anything but a list of rows is refused. ``read_price`` reads prices that are not
+    plain decimals (Phemex's scaled integers).
+    """
+    if not isinstance(rows, list):
+        raise TypeError("levels are not a list")
+    base_level = instrument.base_level
+    return [base_level(read_price(row[price]), finite_decimal(row[size])) for row in rows]
 
 
 def trade_amounts(instrument: Instrument, price: Decimal, quantity: Decimal) -> dict[str, Any]:

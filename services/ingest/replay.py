@@ -39,7 +39,7 @@ from services.ingest.normalizer import FrameRejected
 from services.ingest.topics import topic_for
 from services.ingest.venue import VenueAdapter
 from services.ingest.venues import adapter_for
-from services.instruments.catalog import load_snapshot
+from services.instruments.catalog import InstrumentCatalog, load_snapshot
 from services.runtime.dead_letter import dead_letter
 from services.runtime.publisher import Publisher
 from services.runtime.settings import Settings
@@ -131,6 +131,8 @@ class OpenedCapture:
     exchange: ExchangeId
     adapter: VenueAdapter
     frames: Iterator[CapturedFrame]
+    catalog: InstrumentCatalog | None = None
+    """The instruments ``adapter`` reads with (snapshot, cache and ``--instruments`` files)."""
 
 
 def _declared_exchange(path: Path, fmt: str) -> ExchangeId | None:
@@ -177,7 +179,8 @@ def open_capture(
     adapter = adapter_for(venue, catalog)
     if instruments:
         # The adapter parses the venue's own instruments response; its normalizer then needs the result.
-        adapter = adapter_for(venue, catalog_with_files(catalog, adapter, list(instruments)))
+        catalog = catalog_with_files(catalog, adapter, list(instruments))
+        adapter = adapter_for(venue, catalog)
     frames: Iterator[CapturedFrame]
     if fmt == "hftbacktest":
         symbol = native_symbol_of(path)
@@ -191,7 +194,7 @@ def open_capture(
         frames = read_capture(path)
     else:
         frames = read_raw(path)
-    return OpenedCapture(path, fmt, venue, adapter, frames)
+    return OpenedCapture(path, fmt, venue, adapter, frames, catalog)
 
 
 def normalize_frame(adapter: VenueAdapter, frame: CapturedFrame) -> list[InstrumentEvent] | None:

@@ -75,7 +75,46 @@ class VenueAdapter(Protocol):
         """The REST snapshot a book bootstraps from, for venues that require one; else None."""
         ...
 
+    def book_resubscribe_frames(self, native_symbol: str) -> list[str]:
+        """Frames that make the venue send one symbol's book snapshot again on the stream
+        (unsubscribe, then subscribe): what a connection sends when that one book broke. [] when
+        the venue has no such way (the default, ``AdapterDefaults``)."""
+        ...
+
     def instruments_request(self) -> RestRequest: ...
+
+    # Optional hooks: ``AdapterDefaults`` (venues/_defaults.py) answers each with "nothing to do".
+
+    polled_channels: frozenset[Channel]
+    """Channels served over REST only, polled with ``open_interest_request``."""
+
+    def open_interest_request(self, native_symbol: str) -> RestRequest | None:
+        """The REST poll of ``polled_channels`` for one symbol (Binance, KuCoin); else None."""
+        ...
+
+    def connect_request(self) -> RestRequest | None:
+        """The REST call that hands out the WebSocket URL (a token), for venues that need one."""
+        ...
+
+    def ws_url_from(self, payload: JsonObject | None = None) -> str:
+        """The URL to connect to, given the ``connect_request`` response."""
+        ...
+
+    def symbol_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        """Per-connection subscriptions; with ``venue_wide_frames``, what ``subscribe_frames`` sends."""
+        ...
+
+    def venue_wide_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        """Subscriptions covering every symbol of the venue, sent on one connection only."""
+        ...
+
+    def control_reply(self, frame: str) -> str | None:
+        """The answer a received text frame needs at once (CoinDCX's Engine.IO ``2`` -> ``3``)."""
+        ...
+
+    def handshake_reply(self, frame: str) -> str | None:
+        """The prefix of the reply to await after sending ``frame`` (Engine.IO ``40``)."""
+        ...
 
     def parse_instruments(self, payload: JsonObject) -> list[Instrument]:
         """Perpetual instruments from the venue's instrument endpoint, for the offline snapshot."""

@@ -8,7 +8,10 @@ partition is one Kafka transaction holding, atomically:
 1. every output event (``venue.events.v1``, ``venue.trades.v1``, ``venue.md.v1``);
 2. dead letters for records that are not even JSON (``dlq.v1``);
 3. when due, an engine snapshot with the input offset it stops at (``_matching.snapshots.v1``);
-4. the consumed input offset (``send_offsets_to_transaction``).
+4. when due, a ``depth`` record per book on ``venue.depth.v1`` (every displayed level, at the
+   book's ``l2_seq``; compacted by symbol): ``venue.md.v1`` keeps 2 days, so a reader that starts
+   after retention dropped a book's first ``l2`` updates starts from the latest depth instead;
+5. the consumed input offset (``send_offsets_to_transaction``).
 
 Readers with ``isolation_level=read_committed`` therefore see each command's outputs exactly
 once. On assignment, starting the partition's producer fences any zombie with the same
@@ -38,6 +41,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.dead_letter import DeadLetter
 from services.matching.engine import MatchingEngine, decode_command, encode_event
+from services.matching.engine.wire import encode_depth
 from services.matching.snapshots import EngineSnapshot, ensure_snapshot_topic, load_snapshot, send_snapshot
 from services.matching.topics import COMMANDS_TOPIC, output_topic
 from services.runtime.dead_letter import DEAD_LETTER_TOPIC, DeadLetterPublisher, dead_letter
@@ -51,6 +55,8 @@ from services.runtime.topics import ensure_topics, partitions_of
 log = logging.getLogger(__name__)
 
 SERVICE = "matching"
+MAX_DEPTH_RECORD_BYTES = 900_000
+"""A ``depth`` record larger than this is not published (producers refuse records over 1 MiB)."""
 
 
 class MatchingSettings(BaseSettings):
@@ -63,6 +69,11 @@ class MatchingSettings(BaseSettings):
     )
     snapshot_every_s: float = Field(default=60.0, gt=0, description="Or after this many seconds.")
     max_batch: int = Field(default=2000, ge=1, description="Commands per transaction at most.")
+    depth_every_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Publish every book's full depth on venue.depth.v1 this often (with a transaction).",
+    )
 
 
 @dataclass
@@ -80,6 +91,8 @@ class PartitionVenue:
     since_snapshot: int = 0
     snapshot_at: float = field(default_factory=time.monotonic)
     replayed: int = 0
+    depth_at: float | None = None
+    """When the books' depth was last published (monotonic); None: not yet, by this owner."""
 
 
 class MatchingService:
@@ -94,7 +107,7 @@ class MatchingService:
         self._dlq = settings.topic_name(DEAD_LETTER_TOPIC)
         self._topic_of_kind = {
             kind: settings.topic_name(output_topic(kind))
-            for kind in ("order", "symbol", "trade", "l2", "bbo")
+            for kind in ("order", "symbol", "trade", "l2", "bbo", "depth")
         }
         self._consumer: AIOKafkaConsumer | None = None
         self._server = ObservabilityServer(self.health, settings.metrics_port)
@@ -300,6 +313,10 @@ class MatchingService:
             or venue.since_snapshot >= self.matching.snapshot_every_commands
             or time.monotonic() - venue.snapshot_at >= self.matching.snapshot_every_s
         )
+        now = time.monotonic()
+        if venue.depth_at is None or now - venue.depth_at >= self.matching.depth_every_s:
+            outgoing = outgoing + self._depth_records(venue.engine)
+            venue.depth_at = now  # an aborted transaction exits the process: no retry to track
         await producer.begin_transaction()
         try:
             for topic, value, key in outgoing:
@@ -327,6 +344,24 @@ class MatchingService:
         OFFSET_COMMITS.labels(SERVICE).inc()
         for topic, count in Counter(topic for topic, _, _ in outgoing).items():
             EVENTS_PUBLISHED.labels(SERVICE, topic).inc(count)
+
+    def _depth_records(self, engine: MatchingEngine) -> list[tuple[str, bytes, bytes | None]]:
+        """One ``depth`` record per book that has had l2 updates, after this batch's events."""
+        topic = self._topic_of_kind["depth"]
+        records: list[tuple[str, bytes, bytes | None]] = []
+        for symbol in sorted(engine.symbols):
+            book = engine.book(symbol)
+            if book is None or book.l2_seq == 0:
+                continue
+            value = orjson.dumps(encode_depth(book, engine.seq))
+            if len(value) > MAX_DEPTH_RECORD_BYTES:
+                # Too big for the broker: it would fail the whole transaction (and the venue with it).
+                log.warning(
+                    "book too deep for a depth record; skipped", extra={"symbol": symbol, "bytes": len(value)}
+                )
+                continue
+            records.append((topic, value, symbol.encode()))
+        return records
 
 
 def run_matching(settings: Settings) -> None:

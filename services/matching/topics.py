@@ -6,7 +6,8 @@ COMMANDS_TOPIC: Final = "venue.commands.v1"
 EVENTS_TOPIC: Final = "venue.events.v1"
 TRADES_TOPIC: Final = "venue.trades.v1"
 MARKET_DATA_TOPIC: Final = "venue.md.v1"
-OUTPUT_TOPICS: Final = (EVENTS_TOPIC, TRADES_TOPIC, MARKET_DATA_TOPIC)
+DEPTH_TOPIC: Final = "venue.depth.v1"
+OUTPUT_TOPICS: Final = (EVENTS_TOPIC, TRADES_TOPIC, MARKET_DATA_TOPIC, DEPTH_TOPIC)
 
 _TOPIC_OF_KIND: Final = {
     "order": EVENTS_TOPIC,
@@ -14,9 +15,10 @@ _TOPIC_OF_KIND: Final = {
     "trade": TRADES_TOPIC,
     "l2": MARKET_DATA_TOPIC,
     "bbo": MARKET_DATA_TOPIC,
+    "depth": DEPTH_TOPIC,
 }
 
 
 def output_topic(kind: str) -> str:
-    """The logical output topic of an event ``kind`` (order, symbol, trade, l2, bbo)."""
+    """The logical output topic of an event ``kind`` (order, symbol, trade, l2, bbo, depth)."""
     return _TOPIC_OF_KIND[kind]

@@ -128,22 +128,26 @@ def test_all_liquidation_side_is_the_closing_order() -> None:
     assert liquidation.notional == Decimal("48000.25")
 
 
+_OLDER_LIQUIDATION: dict[str, Any] = {
+    "topic": "liquidation.BTCUSDT",
+    "type": "snapshot",
+    "ts": 1739502303204,
+    "data": {
+        "updatedTime": 1739502302929,
+        "symbol": "BTCUSDT",
+        "side": "Buy",
+        "size": "0.5",
+        "price": "96000.5",
+    },
+}
+"""``liquidation.{symbol}``, shape from the docs (bybit-exchange.github.io/docs/v5/websocket/public/liquidation)."""
+
+
 def test_the_older_liquidation_topic_reads_like_all_liquidation() -> None:
     """Issue 15: ``liquidation.{symbol}`` (before ``allLiquidation``) still appears in older captures.
     Shape from the docs (bybit-exchange.github.io/docs/v5/websocket/public/liquidation): one object,
     ``side`` the liquidated position's side."""
-    frame = {
-        "topic": "liquidation.BTCUSDT",
-        "type": "snapshot",
-        "ts": 1739502303204,
-        "data": {
-            "updatedTime": 1739502302929,
-            "symbol": "BTCUSDT",
-            "side": "Buy",
-            "size": "0.5",
-            "price": "96000.5",
-        },
-    }
+    frame = _OLDER_LIQUIDATION
     [older] = BybitNormalizer(load_snapshot()).normalize(frame, RECEIVED)
     assert isinstance(older, Liquidation)
     assert older.side is Side.SELL
@@ -279,9 +283,8 @@ def test_mutated_real_frames_never_raise_anything_but_frame_rejected(
     frames: dict[str, list[dict[str, Any]]], data: st.DataObject
 ) -> None:
     normalizer = BybitNormalizer(load_snapshot())
-    frame = draw_mutated(
-        data, [f for method in frames.values() for f in method], wrap=lambda body: {"data": body}
-    )
+    pool = [f for method in frames.values() for f in method] + [_OLDER_LIQUIDATION]
+    frame = draw_mutated(data, pool, wrap=lambda body: {"data": body})
     only_frame_rejected_escapes(normalizer.normalize, frame, RECEIVED)
 
 

@@ -111,6 +111,19 @@ def test_trade_converts_and_reads_maker_flag(normalizer: CoindcxNormalizer) -> N
     assert taker_buy.side is Side.BUY  # type: ignore[attr-defined]
 
 
+def test_derived_trade_ids_are_collision_free_within_a_frame_and_stable_across_replays() -> None:
+    """Issue 15, class 5: CoinDCX sends no trade id. A ``new-trade`` event carries one fill, so
+    ids cannot collide within a frame; the id depends on the frame alone (time, price, size,
+    maker flag), so a replay, in a fresh process or not, names every fill the same."""
+    text = socket_text("new-trade", TRADE)
+    first = CoindcxNormalizer(load_snapshot()).normalize(text, RECEIVED)
+    again = CoindcxNormalizer(load_snapshot()).normalize(text, RECEIVED + 5)
+    assert len(first) == 1
+    assert [t.trade_id for t in first] == [t.trade_id for t in again]  # type: ignore[attr-defined]
+    other_side = CoindcxNormalizer(load_snapshot()).normalize(socket_text("new-trade", {**TRADE, "m": 0}), 1)
+    assert other_side[0].trade_id != first[0].trade_id  # type: ignore[attr-defined]
+
+
 def test_depth_snapshot_is_sorted_and_named_by_channel_or_market(normalizer: CoindcxNormalizer) -> None:
     by_channel = decode_frame(socket_text("depth-snapshot", BOOK, channel="B-ETH_USDT@orderbook@50-futures"))
     [book] = normalizer.normalize(by_channel, RECEIVED)

@@ -333,11 +333,18 @@ def test_parse_instruments_on_the_documented_response() -> None:
 def test_adapter_protocol_facts() -> None:
     adapter = KucoinFuturesAdapter(load_snapshot())
     frames = [orjson.loads(f) for f in adapter.subscribe_frames(frozenset(Channel), ["XBTUSDTM", "ETHUSDTM"])]
+    # /contract/instrument is one symbol per topic in the docs' "Contract Market Data" section
+    # (kucoin.com/docs/websocket/futures-trading/public-channels/contract-market-data).
     assert sorted(f["topic"] for f in frames) == [
+        "/contract/instrument:ETHUSDTM",
+        "/contract/instrument:XBTUSDTM",
         "/contractMarket/execution:XBTUSDTM,ETHUSDTM",
         "/contractMarket/level2:XBTUSDTM,ETHUSDTM",
         "/contractMarket/tickerV2:XBTUSDTM,ETHUSDTM",
     ]
+    assert [f["id"] for f in frames] == [str(n) for n in range(1, 6)]
+    funding_only = adapter.subscribe_frames(frozenset({Channel.FUNDING}), ["XBTUSDTM"])
+    assert [orjson.loads(f)["topic"] for f in funding_only] == ["/contract/instrument:XBTUSDTM"]
     assert Channel.LIQUIDATIONS not in adapter.capabilities
     assert orjson.loads(adapter.ping_frame() or "")["type"] == "ping"
     assert adapter.is_control_frame({"id": "perpwatch-ping", "type": "pong", "timestamp": 1})
@@ -392,7 +399,9 @@ def test_mutated_real_frames_never_raise_anything_but_frame_rejected(
     frames: dict[str, list[dict[str, Any]]], data: st.DataObject
 ) -> None:
     normalizer = KucoinFuturesNormalizer(load_snapshot())
-    pool = [f for method in frames.values() for f in method] + [_level2(7, "63920,buy,3")]
+    # The /contract/instrument pushes too (issue 15), past the settlement time the poll gives.
+    normalizer.normalize_open_interest(_DETAIL, RECEIVED)
+    pool = [f for method in frames.values() for f in method] + [_level2(7, "63920,buy,3"), _RATE, _MARK]
     frame = draw_mutated(data, pool, wrap=lambda body: {"data": body})
     only_frame_rejected_escapes(normalizer.normalize, frame, RECEIVED)
     only_frame_rejected_escapes(normalizer.normalize_rest_snapshot, frame, "XBTUSDTM", RECEIVED)

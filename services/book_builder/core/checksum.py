@@ -1,8 +1,10 @@
 """Venue book checksums, and the way back from normalized levels to the venue's own digits.
 
-OKX (www.okx.com/docs-v5, order book channel, "Checksum"): CRC32 of the top 25 bid and ask levels
-interleaved as ``bid_price:bid_size:ask_price:ask_size:...`` (a side with fewer levels simply
-stops contributing), using the exact strings the venue sent, read as a signed 32-bit integer.
+One algorithm, two venues (``interleaved_crc32``): OKX (www.okx.com/docs-v5, order book channel,
+"Checksum") and Bitget (bitget.com/api-doc/contract/websocket/public/Order-Book-Channel,
+"checksum") both take the CRC32 of the top 25 bid and ask levels interleaved as
+``bid_price:bid_size:ask_price:ask_size:...`` (a side with fewer levels simply stops
+contributing), using the exact strings the venue sent, read as a signed 32-bit integer.
 OKX now sends ``checksum: 0`` on its JSON channels (deprecated in favour of ``seqId``), so a
 zero is never checked.
 
@@ -17,6 +19,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from services.book_builder.core.book import Level
 
@@ -32,18 +35,31 @@ def signed_crc32(text: str) -> int:
     return value - (1 << 32) if value >= 1 << 31 else value
 
 
-def okx_checksum(bids: Sequence[Level], asks: Sequence[Level], depth: int = 25) -> int:
+def interleaved_crc32(bids: Sequence[Sequence[Any]], asks: Sequence[Sequence[Any]], depth: int = 25) -> int:
+    """Signed CRC32 of ``bid1p:bid1q:ask1p:ask1q:bid2p:...`` over the top ``depth`` levels.
+
+    Levels are (price, size) as ``Decimal`` (a ``Decimal`` built from the venue's string keeps its
+    spelling: "113.40" stays "113.40") or as the venue's strings themselves.
+    """
     parts: list[str] = []
     for index in range(depth):
         if index < len(bids):
-            price, size = bids[index]
-            parts.append(format(price, "f"))
-            parts.append(format(size, "f"))
+            price, size = bids[index][0], bids[index][1]
+            parts.append(_wire(price))
+            parts.append(_wire(size))
         if index < len(asks):
-            price, size = asks[index]
-            parts.append(format(price, "f"))
-            parts.append(format(size, "f"))
+            price, size = asks[index][0], asks[index][1]
+            parts.append(_wire(price))
+            parts.append(_wire(size))
     return signed_crc32(":".join(parts))
+
+
+def _wire(value: Any) -> str:
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+okx_checksum = interleaved_crc32
+bitget_checksum = interleaved_crc32
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,13 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from schemas.common import ExchangeId
-from services.book_builder.core.checksum import ChecksumFunction, ChecksumSpec, WireUnits, okx_checksum
+from services.book_builder.core.checksum import (
+    ChecksumFunction,
+    ChecksumSpec,
+    WireUnits,
+    bitget_checksum,
+    okx_checksum,
+)
 from services.book_builder.core.sequence import (
     BinanceSequenceRule,
     ContiguousRangeRule,
@@ -49,10 +55,10 @@ _BOOK_SPECS: dict[ExchangeId, BookSpec] = {
     ExchangeId.KUCOIN_FUTURES: BookSpec(ContiguousRangeRule("kucoin_futures"), SnapshotSource.REST),
     ExchangeId.MEXC: BookSpec(ContiguousRangeRule("mexc"), SnapshotSource.REST),
     ExchangeId.BYBIT: BookSpec(ContiguousRangeRule("bybit"), SnapshotSource.STREAM),
-    # Bitget's CRC32 is provided by its venue module (services/ingest/venues/bitget.py) and is
-    # attached by services.book_builder.venues, which may import outside the pure core.
     ExchangeId.BITGET: BookSpec(
-        PrevIdSequenceRule("bitget", ordered_without_prev=True), SnapshotSource.STREAM
+        PrevIdSequenceRule("bitget", ordered_without_prev=True),
+        SnapshotSource.STREAM,
+        checksum=bitget_checksum,
     ),
     ExchangeId.PHEMEX: BookSpec(IncreasingRule("phemex"), SnapshotSource.STREAM),
     ExchangeId.BITMEX: BookSpec(StreamOrderRule("bitmex"), SnapshotSource.STREAM),

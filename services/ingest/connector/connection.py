@@ -4,6 +4,11 @@ Each session: resolve the URL (some venues hand out a token first), connect, sen
 subscriptions (again after every reconnect), then read frames until the connection drops or
 the watchdog finds it silent. Between sessions the delay grows exponentially with jitter, up
 to a cap, and starts over after a healthy session.
+
+On venues that send book snapshots on the stream (OKX, Bybit, Bitget, Deribit), a symbol whose
+book stream breaks (a sequence gap, by the venue's own rule: ``ContinuityWatch``) is resubscribed
+alone (``adapter.book_resubscribe_frames``): the venue answers with a fresh snapshot, the other
+symbols and channels of the connection carry on, and nothing waits for a reconnect.
 """
 
 import asyncio
@@ -19,8 +24,16 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from schemas.common import InstrumentEvent
 from schemas.market_data import BookDelta, BookSnapshot, ConnectorState
+from services.book_builder.core.watch import continuity_watch_for
 from services.ingest.connector.backoff import Backoff
-from services.ingest.connector.metrics import CONNECTIONS_UP, FEED_LAG, MESSAGES, PARSE_ERRORS, RECONNECTS
+from services.ingest.connector.metrics import (
+    BOOK_RESUBSCRIBES,
+    CONNECTIONS_UP,
+    FEED_LAG,
+    MESSAGES,
+    PARSE_ERRORS,
+    RECONNECTS,
+)
 from services.ingest.connector.parse import CHANNEL_OF_EVENT, normalize_raw
 from services.ingest.connector.sink import EventSink, FrameTap
 from services.ingest.normalizer import FrameRejected
@@ -85,15 +98,9 @@ class FeedConnection:
         self._tap = tap
         self.venue_wide_symbols = venue_wide_symbols
         self._observe = observe
-        # Optional adapter hooks for venues with their own framing (CoinDCX's Engine.IO).
-        control_reply = getattr(adapter, "control_reply", None)
-        self._control_reply: Callable[[str], str | None] | None = (
-            control_reply if callable(control_reply) else None
-        )
-        handshake_reply = getattr(adapter, "handshake_reply", None)
-        self._handshake_reply: Callable[[str], str | None] | None = (
-            handshake_reply if callable(handshake_reply) else None
-        )
+        # Hooks of venues with their own framing (CoinDCX's Engine.IO); the defaults answer None.
+        self._control_reply: Callable[[str], str | None] = adapter.control_reply
+        self._handshake_reply: Callable[[str], str | None] = adapter.handshake_reply
         self._ws: ClientConnection | None = None
         self._last_frame_at = time.monotonic()
         self._stale = False
@@ -108,6 +115,10 @@ class FeedConnection:
         # snapshot taken after it is guaranteed to be at least as new as the stream.
         self.book_seen: dict[str, asyncio.Event] = {}
         self.session_started_at = 0.0
+        self._book_watch = continuity_watch_for(adapter.exchange)
+        self._broken_books: list[str] = []
+        self.book_resubscribes = 0
+        """Symbols resubscribed alone because their book stream broke (all sessions)."""
         exchange = adapter.exchange.value
         self._messages = {channel: MESSAGES.labels(exchange, channel.value) for channel in Channel}
         self._control_messages = MESSAGES.labels(exchange, "control")
@@ -170,6 +181,9 @@ class FeedConnection:
         self._last_frame_at = time.monotonic()
         self.session_started_at = self._last_frame_at
         self.book_seen = {symbol: asyncio.Event() for symbol in self.native_symbols}
+        if self._book_watch is not None:
+            self._book_watch.reset()
+        self._broken_books = []
         now = time.time_ns()
         if self._tap is not None:
             self._tap.connected(self.connection_id, url, now)
@@ -181,7 +195,7 @@ class FeedConnection:
             await self._status(ConnectorState.CONNECTED, f"{url} (session {self.sessions})")
             for frame in self.subscription_frames():
                 await self._send(ws, frame)
-                expected = self._handshake_reply(frame) if self._handshake_reply is not None else None
+                expected = self._handshake_reply(frame)
                 if expected is not None:
                     await self._await_reply(ws, expected)
             if self.sessions > 1:
@@ -231,13 +245,9 @@ class FeedConnection:
         ``venue_wide_symbols`` sends the latter, so their events are not received twice.
         """
         adapter = self.adapter
-        symbol_frames = getattr(adapter, "symbol_frames", None)
-        venue_wide_frames = getattr(adapter, "venue_wide_frames", None)
-        if not callable(symbol_frames) or not callable(venue_wide_frames):
-            return adapter.subscribe_frames(self.channels, self.native_symbols)
-        frames: list[str] = list(symbol_frames(self.channels, self.native_symbols))
+        frames = list(adapter.symbol_frames(self.channels, self.native_symbols))
         if self.venue_wide_symbols:
-            frames += venue_wide_frames(self.channels, self.venue_wide_symbols)
+            frames += adapter.venue_wide_frames(self.channels, self.venue_wide_symbols)
         return frames
 
     async def _send(self, ws: ClientConnection, frame: str) -> None:
@@ -276,10 +286,9 @@ class FeedConnection:
         self.frames += 1
         if tap is not None:
             tap.received(self.connection_id, raw, receive_ts)
-        if self._control_reply is not None:
-            reply = self._control_reply(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
-            if reply is not None:
-                await self._send(ws, reply)
+        reply = self._control_reply(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
+        if reply is not None:
+            await self._send(ws, reply)
         try:
             events = normalize_raw(self.adapter, raw, receive_ts)
         except FrameRejected as exc:
@@ -309,12 +318,37 @@ class FeedConnection:
         if self._observe is not None:
             self._observe(events)
         await sink.events(events)
+        if self._broken_books:
+            await self._resubscribe_books(ws)
 
     def _book_event(self, event: InstrumentEvent) -> None:
         if isinstance(event, BookDelta | BookSnapshot):
             seen = self.book_seen.get(event.native_symbol)
             if seen is not None and not seen.is_set():
                 seen.set()
+            watch = self._book_watch
+            if watch is None:
+                return
+            if isinstance(event, BookSnapshot):
+                watch.on_snapshot(event.native_symbol, event.sequence)
+            elif watch.on_delta(event.native_symbol, event.sequence):
+                self._broken_books.append(event.native_symbol)
+
+    async def _resubscribe_books(self, ws: ClientConnection) -> None:
+        """Ask the venue for a fresh snapshot of each broken book, one symbol at a time."""
+        broken, self._broken_books = self._broken_books, []
+        for symbol in broken:
+            frames = self.adapter.book_resubscribe_frames(symbol)
+            if not frames:
+                continue  # no per-symbol way on this venue: the book waits for the next snapshot
+            log.warning(
+                "book stream broke; resubscribing the symbol",
+                extra={"connection": self.connection_id, "symbol": symbol},
+            )
+            BOOK_RESUBSCRIBES.labels(self.exchange.value).inc()
+            self.book_resubscribes += 1
+            for frame in frames:
+                await self._send(ws, frame)
 
     async def _watchdog(self, ws: ClientConnection) -> None:
         stale_after = self.settings.stale_after_s

@@ -55,7 +55,7 @@ from services.ingest.connector.parse import (
 from services.ingest.connector.rest import RestClient, RestError
 from services.ingest.connector.sink import EventSink, FrameTap
 from services.ingest.normalizer import FrameRejected
-from services.ingest.venue import Channel, RateLimit, RestRequest, VenueAdapter
+from services.ingest.venue import Channel, RateLimit, VenueAdapter
 from services.instruments.catalog import Instrument, InstrumentCatalog, UnknownInstrument, load_snapshot
 from services.runtime.dead_letter import dead_letter
 
@@ -264,13 +264,11 @@ class VenueConnector:
 
     async def _resolve_url(self) -> str:
         """The WebSocket URL; venues that hand out a token first say so with ``connect_request``."""
-        connect_request = getattr(self.adapter, "connect_request", None)
-        request: RestRequest | None = connect_request() if callable(connect_request) else None
+        request = self.adapter.connect_request()
         if request is None:
             return self.options.ws_url or self.adapter.ws_url
         response = await self.rest.call(request)
-        url: str = self.adapter.ws_url_from(orjson.loads(response.body))  # type: ignore[attr-defined]
-        return url
+        return self.adapter.ws_url_from(orjson.loads(response.body))
 
     # --- book snapshots --------------------------------------------------------------------------
 
@@ -341,18 +339,14 @@ class VenueConnector:
     # --- REST polls (open interest, and KuCoin's funding) ---------------------------------------
 
     def _polled_channels(self) -> frozenset[Channel]:
-        """Channels the venue serves only over REST (``open_interest_request``): the adapter says
-        which with ``polled_channels``; open interest alone when it does not."""
-        polled: frozenset[Channel] = getattr(
-            self.adapter, "polled_channels", frozenset({Channel.OPEN_INTEREST})
-        )
-        return polled & self.channels
+        """Channels the venue serves only over REST (``open_interest_request``), as its adapter's
+        ``polled_channels`` says."""
+        return self.adapter.polled_channels & self.channels
 
     def _polls(self) -> bool:
         return (
             bool(self._polled_channels())
             and bool(self.options.open_interest_poll_s)
-            and callable(getattr(self.adapter, "open_interest_request", None))
             and callable(getattr(self.adapter.normalizer, "normalize_open_interest", None))
         )
 
@@ -381,7 +375,9 @@ class VenueConnector:
                 extra={"exchange": self.exchange.value, "symbol": native_symbol},
             )
             return
-        request: RestRequest = self.adapter.open_interest_request(native_symbol)  # type: ignore[attr-defined]
+        request = self.adapter.open_interest_request(native_symbol)
+        if request is None:
+            return
         try:
             response = await self.rest.call(request)
         except RestError as exc:

@@ -37,6 +37,11 @@ RATE_LIMITED = Counter(
     ["exchange"],
 )
 SNAPSHOTS = Counter("perpwatch_ingest_book_snapshots_total", "REST book snapshots published.", ["exchange"])
+BOOK_RESUBSCRIBES = Counter(
+    "perpwatch_ingest_book_resubscribes_total",
+    "One symbol's book channel resubscribed after its stream broke (venues with snapshots on the stream).",
+    ["exchange"],
+)
 DERIVED_INSTRUMENT_EVENTS = Counter(
     "perpwatch_ingest_derived_instrument_events_total",
     "Events normalized with an instrument derived from the venue's naming rules (symbol not in the instrument list).",

@@ -3,6 +3,10 @@
 The module name starts with ``_`` and defines no ``ADAPTER``, so venue discovery skips it.
 """
 
+from typing import Any
+
+import orjson
+
 from schemas.common import ExchangeId, InstrumentEvent
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.venue import Channel, RestRequest
@@ -35,12 +39,43 @@ class NormalizerDefaults:
 
 
 class AdapterDefaults:
-    """Protocol facts most venues share; an adapter overrides what its venue does differently."""
+    """Protocol facts most venues share; an adapter overrides what its venue does differently.
+
+    The optional hooks of ``VenueAdapter`` have their "nothing to do" answer here, so the
+    connector calls them directly instead of looking them up with ``getattr``.
+    """
 
     ws_url: str
     ping_interval_s: float | None = None
     """None: protocol-level WebSocket pings suffice (override with the venue's application ping)."""
     stale_after_s: float = 30.0
+    polled_channels: frozenset[Channel] = frozenset()
+    """Channels served over REST only, polled with ``open_interest_request`` (Binance: open
+    interest; KuCoin: funding too); empty when the venue streams them all."""
+
+    def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        raise NotImplementedError
+
+    def symbol_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        """The subscriptions of one connection's symbols (all of them, unless the venue has
+        venue-wide ones, which ``venue_wide_frames`` gives and only one connection sends)."""
+        return self.subscribe_frames(channels, native_symbols)
+
+    def venue_wide_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
+        """Subscriptions that cover every symbol of the venue (Phemex's 24 h tickers); [] here."""
+        return []
+
+    def control_reply(self, frame: str) -> str | None:
+        """The answer a received text frame needs at once (Engine.IO ping ``2`` -> ``3``); None here."""
+        return None
+
+    def handshake_reply(self, frame: str) -> str | None:
+        """The prefix of the reply to await after sending ``frame`` before the next one; None here."""
+        return None
+
+    def open_interest_request(self, native_symbol: str) -> RestRequest | None:
+        """The REST poll of ``polled_channels`` for one symbol; None when nothing is polled."""
+        return None
 
     def connect_request(self) -> RestRequest | None:
         """The REST call that hands out the WebSocket URL (a token), for venues that need one."""
@@ -56,3 +91,14 @@ class AdapterDefaults:
     def book_snapshot_request(self, native_symbol: str) -> RestRequest | None:
         """None: the venue's book channel opens with a full snapshot, no REST bootstrap needed."""
         return None
+
+    def book_resubscribe_frames(self, native_symbol: str) -> list[str]:
+        """[]: the venue has no per-symbol way to get a book snapshot again on the stream (its
+        books restart from REST, or every message is a full book)."""
+        return []
+
+
+def resubscribe_pair(request: dict[str, Any], op_key: str, ops: tuple[str, str]) -> list[str]:
+    """``request`` sent twice, as ``ops[0]`` (unsubscribe) then ``ops[1]`` (subscribe) in ``op_key``:
+    the way venues with a snapshot-on-subscribe book channel send one symbol's snapshot again."""
+    return [orjson.dumps({**request, op_key: op}).decode() for op in ops]

@@ -198,6 +198,8 @@ class BinanceUsdmAdapter(AdapterDefaults):
     max_subscriptions_per_connection = 200
     # 2,400 request weight per minute; a 1000-level depth snapshot weighs 20.
     rest_rate_limit = RateLimit(capacity=2400, per_second=40)
+    polled_channels = frozenset({Channel.OPEN_INTEREST})
+    """No open interest stream: ``open_interest_request`` is polled."""
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
         self.normalizer = BinanceUsdmNormalizer(catalog)

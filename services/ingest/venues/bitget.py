@@ -24,8 +24,7 @@ so quantities need no contract conversion. Channel use:
 The public v2 WebSocket has no liquidation channel, so LIQUIDATIONS is not declared.
 """
 
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +40,9 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
+
+# Bitget's checksum is OKX's algorithm: written once, in the book core.
+from services.book_builder.core.checksum import bitget_checksum as bitget_checksum
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     Level,
@@ -54,32 +56,10 @@ from services.ingest.parsing import (
     trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
-from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults
+from services.ingest.venues._defaults import AdapterDefaults, NormalizerDefaults, resubscribe_pair
 from services.instruments.catalog import Instrument, InstrumentCatalog
 
 _INST_TYPE = "USDT-FUTURES"
-_CHECKSUM_DEPTH = 25
-
-
-def bitget_checksum(bids: Sequence[Sequence[Any]], asks: Sequence[Sequence[Any]]) -> int:
-    """Bitget's book checksum: signed CRC32 of ``bid1p:bid1q:ask1p:ask1q:bid2p:...`` (top 25).
-
-    When one side has fewer levels the other side simply continues. Prices and sizes must read
-    exactly as the venue sent them ("113.40" is not "113.4"); a ``Decimal`` built from the venue's
-    string keeps that spelling, so normalized levels can be checked directly.
-    """
-    parts: list[str] = []
-    for i in range(_CHECKSUM_DEPTH):
-        if i < len(bids):
-            parts.append(f"{_wire(bids[i][0])}:{_wire(bids[i][1])}")
-        if i < len(asks):
-            parts.append(f"{_wire(asks[i][0])}:{_wire(asks[i][1])}")
-    crc = zlib.crc32(":".join(parts).encode())
-    return crc - (1 << 32) if crc >= (1 << 31) else crc
-
-
-def _wire(value: Any) -> str:
-    return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
 def _text(value: Any) -> str:
@@ -320,6 +300,13 @@ class BitgetAdapter(AdapterDefaults):
 
     def ping_frame(self) -> str | None:
         return "ping"
+
+    def book_resubscribe_frames(self, native_symbol: str) -> list[str]:
+        """Unsubscribe then subscribe ``books`` for one symbol: Bitget opens it with a snapshot."""
+        request = {
+            "args": [{"instType": _INST_TYPE, "channel": _CHANNELS[Channel.BOOK], "instId": native_symbol}]
+        }
+        return resubscribe_pair(request, "op", ("unsubscribe", "subscribe"))
 
     def is_control_frame(self, frame: Any) -> bool:
         if frame == "pong":

@@ -52,7 +52,12 @@ from services.ingest.parsing import (
     trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
-from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
+from services.ingest.venues._defaults import (
+    EVERY_CHANNEL,
+    AdapterDefaults,
+    NormalizerDefaults,
+    resubscribe_pair,
+)
 from services.instruments.catalog import Instrument, InstrumentCatalog
 
 _BBO_DEPTH = "1"
@@ -269,6 +274,11 @@ class BybitAdapter(AdapterDefaults):
 
     def ping_frame(self) -> str | None:
         return '{"op":"ping"}'
+
+    def book_resubscribe_frames(self, native_symbol: str) -> list[str]:
+        """Unsubscribe then subscribe the symbol's ``orderbook`` topic: Bybit answers with a snapshot."""
+        request = {"req_id": "resync", "args": [f"{p}.{native_symbol}" for p in _TOPICS[Channel.BOOK]]}
+        return resubscribe_pair(request, "op", ("unsubscribe", "subscribe"))
 
     def is_control_frame(self, frame: Any) -> bool:
         # A refused subscription is not a control frame: the normalizer reports it.

@@ -51,7 +51,12 @@ from services.ingest.parsing import (
     trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
-from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
+from services.ingest.venues._defaults import (
+    EVERY_CHANNEL,
+    AdapterDefaults,
+    NormalizerDefaults,
+    resubscribe_pair,
+)
 from services.instruments.catalog import Instrument, InstrumentCatalog
 
 _FUNDING_WINDOW_S = 8 * 3600
@@ -241,6 +246,16 @@ class DeribitAdapter(AdapterDefaults):
 
     def ping_frame(self) -> str | None:
         return '{"jsonrpc":"2.0","id":0,"method":"public/test","params":{}}'
+
+    def book_resubscribe_frames(self, native_symbol: str) -> list[str]:
+        """``public/unsubscribe`` then ``public/subscribe`` of the book channel: its first
+        notification after a subscribe is a full snapshot."""
+        request = {
+            "jsonrpc": "2.0",
+            "id": 9,
+            "params": {"channels": [_CHANNELS[Channel.BOOK].format(native_symbol)]},
+        }
+        return resubscribe_pair(request, "method", ("public/unsubscribe", "public/subscribe"))
 
     def is_control_frame(self, frame: Any) -> bool:
         # An RPC "error" is not a control frame: the normalizer reports it.

@@ -37,6 +37,7 @@ from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     NS_PER_S,
     as_frame_rejected,
+    base_levels,
     event_ids,
     finite_decimal,
     ms_to_ns,
@@ -97,11 +98,7 @@ class GateioNormalizer(NormalizerDefaults):
     # --- channels --------------------------------------------------------------------------
 
     def _levels(self, instrument: Instrument, levels: Any) -> list[tuple[Decimal, Decimal]]:
-        out = []
-        for level in levels:
-            price, contracts = finite_decimal(level["p"]), finite_decimal(level["s"])
-            out.append(instrument.base_level(price, contracts))
-        return out
+        return base_levels(instrument, levels, price="p", size="s")  # {"p", "s": contracts}
 
     def _trade(self, row: JsonObject, receive_ts: int) -> Trade:
         instrument = self._catalog.get(self.exchange, row["contract"])

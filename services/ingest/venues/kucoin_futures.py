@@ -23,11 +23,13 @@ Book sequence: every ``level2`` message carries ONE change and its ``sequence``:
 sequence is the previous one + 1.
 
 Funding and open interest have no complete WebSocket feed: ``/contract/instrument`` pushes the
-rate (``funding.rate``) and the mark/index prices (``mark.index.price``) without the next funding
-time, and no topic carries open interest. Both are read from the contract detail (GET
-/api/v1/contracts/{symbol}), polled like Binance's open interest through ``open_interest_request``
-/ ``normalize_open_interest``; ``/contract/instrument`` pushes (in captures) are read too, and
-published as Funding once the poll told the settlement time. KuCoin publishes no liquidation feed.
+rate (``funding.rate``, every minute) and the mark/index prices (``mark.index.price``, every
+second) without the next funding time, and no topic carries open interest. Both are read from the
+contract detail (GET /api/v1/contracts/{symbol}), polled like Binance's open interest through
+``open_interest_request`` / ``normalize_open_interest``; the adapter also subscribes to
+``/contract/instrument:{symbol}``, whose pushes are published as Funding once the poll told the
+settlement time (before that they are rejected as ``incomplete``). KuCoin publishes no
+liquidation feed.
 """
 
 from dataclasses import dataclass
@@ -49,6 +51,7 @@ from schemas.market_data import (
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     as_frame_rejected,
+    base_levels,
     event_ids,
     finite_decimal,
     ms_to_ns,
@@ -213,11 +216,7 @@ class KucoinFuturesNormalizer(NormalizerDefaults):
         )
 
     def _levels(self, instrument: Instrument, levels: Any) -> list[tuple[Decimal, Decimal]]:
-        out = []
-        for price_value, lots_value in levels:
-            price, lots = finite_decimal(price_value), finite_decimal(lots_value)
-            out.append(instrument.base_level(price, lots))
-        return out
+        return base_levels(instrument, levels)  # [price, lots]
 
     def _trade(self, data: JsonObject, receive_ts: int) -> Trade:
         instrument = self._catalog.get(self.exchange, data["symbol"])
@@ -265,6 +264,9 @@ _TOPICS: dict[Channel, str] = {
     Channel.BBO: "/contractMarket/tickerV2",
 }
 _SYMBOLS_PER_TOPIC = 100  # one subscribe may list up to 100 symbols, comma separated
+_INSTRUMENT_TOPIC = "/contract/instrument"
+"""Funding rate and mark/index price pushes, one symbol per topic
+(kucoin.com/docs/websocket/futures-trading/public-channels/contract-market-data)."""
 
 
 class KucoinFuturesAdapter(AdapterDefaults):
@@ -309,22 +311,24 @@ class KucoinFuturesAdapter(AdapterDefaults):
             return f"{endpoint}?token={token}&connectId=perpwatch"
 
     def subscribe_frames(self, channels: frozenset[Channel], native_symbols: list[str]) -> list[str]:
-        frames: list[dict[str, Any]] = []
+        """Trades, level2 and tickerV2 list up to 100 symbols per topic; funding is
+        ``/contract/instrument:{symbol}``, which the docs define for one symbol per topic (its
+        ``funding.rate`` and ``mark.index.price`` pushes; the settlement time still comes from the
+        polled contract detail). Open interest is polled only."""
+        topics: list[str] = []
         for channel in sorted(channels & self.capabilities):
             topic = _TOPICS.get(channel)
-            if topic is None:
-                continue  # funding and open interest are polled over REST
-            for i in range(0, len(native_symbols), _SYMBOLS_PER_TOPIC):
-                symbols = ",".join(native_symbols[i : i + _SYMBOLS_PER_TOPIC])
-                frames.append(
-                    {
-                        "id": str(len(frames) + 1),
-                        "type": "subscribe",
-                        "topic": f"{topic}:{symbols}",
-                        "privateChannel": False,
-                        "response": True,
-                    }
-                )
+            if topic is not None:
+                topics += [
+                    f"{topic}:{','.join(native_symbols[i : i + _SYMBOLS_PER_TOPIC])}"
+                    for i in range(0, len(native_symbols), _SYMBOLS_PER_TOPIC)
+                ]
+            elif channel is Channel.FUNDING:
+                topics += [f"{_INSTRUMENT_TOPIC}:{symbol}" for symbol in native_symbols]
+        frames = [
+            {"id": str(n), "type": "subscribe", "topic": topic, "privateChannel": False, "response": True}
+            for n, topic in enumerate(topics, start=1)
+        ]
         return [orjson.dumps(frame).decode() for frame in frames]
 
     def ping_frame(self) -> str | None:

@@ -38,6 +38,7 @@ from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     Level,
     as_frame_rejected,
+    base_levels,
     event_ids,
     finite_decimal,
     ms_to_ns,
@@ -107,13 +108,7 @@ class MexcNormalizer(NormalizerDefaults):
         return event_ids(instrument, ms_to_ns(ms), receive_ts)
 
     def _levels(self, instrument: Instrument, levels: Any) -> list[Level]:
-        if not isinstance(levels, list):
-            raise TypeError("levels are not a list")
-        converted = []
-        for level in levels:
-            price, contracts = finite_decimal(level[0]), finite_decimal(level[1])
-            converted.append(instrument.base_level(price, contracts))
-        return converted
+        return base_levels(instrument, levels)  # [price, contracts, order count]
 
     def _deals(self, instrument: Instrument, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         data = frame["data"]

@@ -38,6 +38,7 @@ from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     NS_PER_MS,
     as_frame_rejected,
+    base_levels,
     event_ids,
     finite_decimal,
     ms_to_ns,
@@ -47,7 +48,12 @@ from services.ingest.parsing import (
     trade_amounts,
 )
 from services.ingest.venue import Channel, RateLimit, RestRequest
-from services.ingest.venues._defaults import EVERY_CHANNEL, AdapterDefaults, NormalizerDefaults
+from services.ingest.venues._defaults import (
+    EVERY_CHANNEL,
+    AdapterDefaults,
+    NormalizerDefaults,
+    resubscribe_pair,
+)
 from services.instruments.catalog import Instrument, InstrumentCatalog, UnknownInstrument
 
 
@@ -86,11 +92,7 @@ class OkxNormalizer(NormalizerDefaults):
 
     def _levels(self, instrument: Instrument, levels: Any) -> list[tuple[Decimal, Decimal]]:
         # [price, contracts, deprecated "0", number of orders]
-        out = []
-        for level in levels:
-            price, contracts = finite_decimal(level[0]), finite_decimal(level[1])
-            out.append(instrument.base_level(price, contracts))
-        return out
+        return base_levels(instrument, levels)
 
     def _trade(self, row: JsonObject, receive_ts: int) -> Trade:
         instrument = self._catalog.get(self.exchange, row["instId"])
@@ -232,6 +234,11 @@ class OkxAdapter(AdapterDefaults):
 
     def ping_frame(self) -> str | None:
         return "ping"
+
+    def book_resubscribe_frames(self, native_symbol: str) -> list[str]:
+        """Unsubscribe then subscribe ``books`` for one instrument: OKX answers with a new snapshot."""
+        request = {"args": [{"channel": _CHANNELS[Channel.BOOK], "instId": native_symbol}]}
+        return resubscribe_pair(request, "op", ("unsubscribe", "subscribe"))
 
     def is_control_frame(self, frame: Any) -> bool:
         if frame in ("pong", b"pong"):

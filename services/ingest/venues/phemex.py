@@ -38,6 +38,7 @@ from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     Level,
     as_frame_rejected,
+    base_levels,
     event_ids,
     finite_decimal,
     next_funding_boundary,
@@ -117,13 +118,7 @@ class PhemexNormalizer(NormalizerDefaults):
         return event_ids(instrument, strict_int(ns), receive_ts)
 
     def _levels(self, instrument: Instrument, levels: Any, scale: _Scale) -> list[Level]:
-        if not isinstance(levels, list):
-            raise TypeError("levels are not a list")
-        converted = []
-        for level in levels:
-            price, size = scale.price(level[0]), finite_decimal(level[1])
-            converted.append(instrument.base_level(price, size))
-        return converted
+        return base_levels(instrument, levels, read_price=scale.price)
 
     def _book(self, frame: JsonObject, book: Any, scale: _Scale, receive_ts: int) -> list[InstrumentEvent]:
         instrument = self._catalog.get(self.exchange, frame["symbol"])

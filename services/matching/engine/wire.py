@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Final, cast
 
 from . import reasons
+from .book import OrderBook
 from .commands import AddSymbol, AmendOrder, CancelOrder, Command, InvalidCommand, SubmitOrder
 from .constants import (
     BOOK_SIDE_NAMES,
@@ -407,3 +408,30 @@ def encode_event(event: Event, symbols: Mapping[str, SymbolSpec]) -> WireEvent:
         return _encode_l2(cast(L2Event, event), spec)
     assert kind == BBO
     return _encode_bbo(cast(BboEvent, event), spec)
+
+
+def encode_depth(book: OrderBook, seq: int) -> WireEvent:
+    """The ``depth`` record of one book (``venue.md.v1``): every displayed level, best first.
+
+    Not an engine event (it takes no ``seq``): the shell publishes one per book now and then, so
+    that a reader of ``venue.md.v1`` whose retention dropped the first ``l2`` updates still gets
+    complete depth. ``seq`` is the venue seq the book is at; ``l2_seq`` the last l2 it includes.
+    """
+    spec = book.spec
+    bids, asks = book.bids, book.asks
+    return {
+        "kind": "depth",
+        "seq": seq,
+        "symbol": book.symbol,
+        "l2_seq": book.l2_seq,
+        "bids": [
+            {"price": spec.format_price(price), "quantity": spec.format_quantity(bids[price].visible)}
+            for price in reversed(book.bid_keys)
+            if bids[price].visible
+        ],
+        "asks": [
+            {"price": spec.format_price(-key), "quantity": spec.format_quantity(asks[-key].visible)}
+            for key in reversed(book.ask_keys)
+            if asks[-key].visible
+        ],
+    }

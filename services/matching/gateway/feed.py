@@ -1,18 +1,20 @@
 """Reads the venue's committed market data and trades into :class:`MarketData`.
 
 No consumer group: the gateway is a read-only view, every instance reads everything.
-``venue.md.v1`` is read from the beginning (depth is the sum of all l2 updates) and
-``venue.trades.v1`` from its end at start (trades are only streamed live). Both with
-``read_committed``: aborted venue transactions never show.
+At start, the compacted ``venue.depth.v1`` is read to its end first (each symbol's latest full
+depth), then ``venue.md.v1`` from the beginning (the l2 updates, those a depth record already
+includes skipped) and ``venue.trades.v1`` from its end (trades are only streamed live); all three
+are then followed. All with ``read_committed``: aborted venue transactions never show.
 """
 
 import asyncio
 import logging
+from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.matching.gateway.market import MarketData
-from services.matching.topics import MARKET_DATA_TOPIC, TRADES_TOPIC
+from services.matching.topics import DEPTH_TOPIC, MARKET_DATA_TOPIC, TRADES_TOPIC
 from services.runtime.settings import Settings
 from services.runtime.topics import partitions_of
 
@@ -25,6 +27,7 @@ class MarketDataFeed:
         self._market = market
         self._md_topic = settings.topic_name(MARKET_DATA_TOPIC)
         self._trades_topic = settings.topic_name(TRADES_TOPIC)
+        self._depth_topic = settings.topic_name(DEPTH_TOPIC)
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._caught_up = asyncio.Event()
@@ -52,7 +55,12 @@ class MarketDataFeed:
             TopicPartition(self._trades_topic, p)
             for p in await partitions_of(self._settings, self._trades_topic)
         ]
-        consumer.assign([*md, *trades])
+        depth = [
+            TopicPartition(self._depth_topic, p)
+            for p in await partitions_of(self._settings, self._depth_topic)
+        ]
+        await self._read_depth(consumer, depth)
+        consumer.assign([*depth, *md, *trades])
         if md:
             await consumer.seek_to_beginning(*md)
             self._md_end = await consumer.end_offsets(md)
@@ -80,20 +88,42 @@ class MarketDataFeed:
         log.info("market data caught up", extra={"books": len(self._market.books)})
         self._caught_up.set()
 
+    async def _read_depth(self, consumer: AIOKafkaConsumer, depth: list[TopicPartition]) -> None:
+        """Every symbol's latest depth record, before any l2 update: the books then start complete
+        at those depths even when venue.md.v1's retention has dropped the first updates."""
+        if not depth:
+            return
+        consumer.assign(depth)
+        await consumer.seek_to_beginning(*depth)
+        end = await consumer.end_offsets(depth)
+        # As in _check_caught_up: the last record below a read_committed end may be a marker.
+        while [tp for tp, offset in end.items() if await consumer.position(tp) < offset - 1]:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batch.values():
+                self._apply(self._market.apply_depth, self._depth_topic, records)
+        log.info("venue depth read", extra={"books": len(self._market.books)})
+
+    def _apply(
+        self, apply: Callable[[bytes], None], topic: str, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        for record in records:
+            if not record.value:
+                continue
+            try:
+                apply(record.value)
+            except (ValueError, KeyError, TypeError):
+                # The venue wrote it, so this is a contract break: log, do not stop the view.
+                log.exception("unreadable venue record skipped", extra={"topic": topic})
+
     async def _run(self) -> None:
         assert self._consumer is not None
+        appliers = {
+            self._md_topic: self._market.apply_market_data,
+            self._depth_topic: self._market.apply_depth,
+            self._trades_topic: self._market.apply_trade,
+        }
         while True:
             batch = await self._consumer.getmany(timeout_ms=500, max_records=5000)
             for tp, records in batch.items():
-                apply = (
-                    self._market.apply_market_data if tp.topic == self._md_topic else self._market.apply_trade
-                )
-                for record in records:
-                    if not record.value:
-                        continue
-                    try:
-                        apply(record.value)
-                    except (ValueError, KeyError, TypeError):
-                        # The venue wrote it, so this is a contract break: log, do not stop the view.
-                        log.exception("unreadable venue record skipped", extra={"topic": tp.topic})
+                self._apply(appliers[tp.topic], tp.topic, records)
             await self._check_caught_up()

@@ -3,8 +3,11 @@
 Fed by one task (:mod:`services.matching.gateway.feed`) with committed records of
 ``venue.md.v1`` and ``venue.trades.v1``. Depth is rebuilt by applying every ``l2`` update from
 the start of the topic; each symbol's ``l2_seq`` is gapless from 1, so a book whose first update
-is not 1 (the topic's retention dropped the start) or that skips a number is flagged incomplete.
-The top of book is the latest ``bbo`` event, exact either way.
+is not 1 (the topic's retention dropped the start) or that skips a number is flagged incomplete
+until the next depth record: the venue publishes every book's full depth on the compacted
+``venue.depth.v1`` at start and then now and then. The feed reads those first, and a depth record
+replaces the book (complete again) at its ``l2_seq``; ``l2`` updates it already includes are
+skipped. The top of book is the latest ``bbo`` event, exact either way.
 
 Nothing here awaits: a subscriber registered and given a depth snapshot in one synchronous step
 receives exactly the updates after that snapshot.
@@ -39,6 +42,8 @@ class SymbolBook:
 
     def apply_level(self, event: dict[str, Any]) -> None:
         l2_seq = int(event["l2_seq"])
+        if l2_seq <= self.l2_seq:
+            return  # already in the book: a depth record included it, or it was delivered again
         if l2_seq != self.l2_seq + 1:
             if self.complete:
                 log.warning(
@@ -55,6 +60,26 @@ class SymbolBook:
             side.pop(key, None)
         else:
             side[key] = (event["price"], event["quantity"])
+
+    def apply_depth(self, event: dict[str, Any]) -> None:
+        """A full-depth record: the book after ``l2_seq``. An older one than the book is ignored;
+        one the book already matches (complete, same ``l2_seq``) changes nothing."""
+        l2_seq = int(event["l2_seq"])
+        if l2_seq < self.l2_seq or (self.complete and l2_seq == self.l2_seq):
+            return
+        if not self.complete:
+            log.info(
+                "depth complete again from a depth record", extra={"symbol": self.symbol, "l2_seq": l2_seq}
+            )
+        self.bids = SortedDict(
+            {-Decimal(lvl["price"]): (lvl["price"], lvl["quantity"]) for lvl in event["bids"]}
+        )
+        self.asks = SortedDict(
+            {Decimal(lvl["price"]): (lvl["price"], lvl["quantity"]) for lvl in event["asks"]}
+        )
+        self.l2_seq = l2_seq
+        self.seq = max(self.seq, int(event["seq"]))
+        self.complete = True
 
     def apply_top(self, event: dict[str, Any]) -> None:
         self.seq = int(event["seq"])
@@ -120,18 +145,28 @@ class MarketData:
     def book(self, symbol: str) -> SymbolBook | None:
         return self.books.get(symbol)
 
-    def apply_market_data(self, payload: bytes) -> None:
-        """One ``venue.md.v1`` record (an ``l2`` or ``bbo`` event)."""
-        event = orjson.loads(payload)
-        symbol = str(event["symbol"])
+    def _book_for(self, symbol: str) -> SymbolBook:
         book = self.books.get(symbol)
         if book is None:
             book = self.books[symbol] = SymbolBook(symbol)
+        return book
+
+    def apply_market_data(self, payload: bytes) -> None:
+        """One ``venue.md.v1`` record (an ``l2`` or ``bbo`` event), forwarded to subscribers."""
+        event = orjson.loads(payload)
+        symbol = str(event["symbol"])
+        book = self._book_for(symbol)
         if event["kind"] == "l2":
             book.apply_level(event)
-        elif event["kind"] == "bbo":
+        else:
             book.apply_top(event)
         self._publish("md", symbol, payload)
+
+    def apply_depth(self, payload: bytes) -> None:
+        """One ``venue.depth.v1`` record: the book at its ``l2_seq``. Not forwarded: a client got
+        its depth when it subscribed, and follows it with the ``l2`` updates."""
+        event = orjson.loads(payload)
+        self._book_for(str(event["symbol"])).apply_depth(event)
 
     def apply_trade(self, payload: bytes) -> None:
         """One ``venue.trades.v1`` record: only forwarded, trades are not kept."""

@@ -14,6 +14,12 @@ after it (``bitget_checksum`` over the strings sent). ``books1`` is the top of b
 ``trade`` opens with a snapshot of recent trades (which a subscriber receives again after every
 resubscription), then updates. ``ticker`` carries the funding rate, next funding time, mark and
 index prices and ``holdingAmount`` (open interest in coin). No public liquidation channel.
+
+The newer public WebSocket (UTA, ``wss://ws.bitget.com/v3/ws/public``; bitget.com/api-doc/uta/
+websocket/public/New-Trades-Channel and .../Order-Book-Channel) is spoken too, per subscription:
+an argument ``{"instType": "usdt-futures", "topic": "publicTrade" | "books" | "books1", "symbol"}``
+gets the same pushes in that format: ``arg {instType, topic, symbol}``, trade rows ``{i, p, v, S,
+T}``, book rows ``{a, b, checksum, seq, pseq, ts}``. Its ticker is not simulated.
 """
 
 from collections import deque
@@ -41,6 +47,10 @@ _CHANNELS = ("books", "books1", "trade", "ticker")
 _CHECKSUM_DEPTH = 25
 _RECENT_TRADES = 5
 _IDLE_CLOSE_NS = 120 * 1_000_000_000
+_UTA_INST_TYPE = "usdt-futures"
+_UTA_TOPICS = {"publicTrade": "trade", "books": "books", "books1": "books1"}
+"""UTA topic -> the v2 channel whose pushes it carries."""
+_UTA_TOPIC_OF = {channel: topic for topic, channel in _UTA_TOPICS.items()}
 
 
 class BitgetDialect(BaseDialect):
@@ -49,6 +59,8 @@ class BitgetDialect(BaseDialect):
     def __init__(self) -> None:
         super().__init__()
         self._recent_trades: dict[str, deque[dict[str, str]]] = {}
+        self._uta_topics: set[str] = set()
+        """UTA subscriptions ever made: only those pushes are rendered in the UTA format too."""
 
     def open_session(self, session: Session, now_ns: int) -> list[OutFrame]:
         session.extra["last_ping"] = now_ns
@@ -74,20 +86,29 @@ class BitgetDialect(BaseDialect):
             return [self.reply({"event": "error", "code": 30004, "msg": f"op {op} not supported"})]
         frames: list[OutFrame] = []
         for arg in args:
-            channel, symbol = arg.get("channel"), arg.get("instId")
-            if arg.get("instType") != _INST_TYPE or channel not in _CHANNELS or symbol not in self.grids:
+            uta = "topic" in arg
+            if uta:
+                channel, symbol = _UTA_TOPICS.get(str(arg.get("topic"))), arg.get("symbol")
+                known_type = arg.get("instType") == _UTA_INST_TYPE
+            else:
+                channel, symbol = arg.get("channel"), arg.get("instId")
+                known_type = arg.get("instType") == _INST_TYPE
+            if not known_type or channel not in _CHANNELS or symbol not in self.grids:
                 message = f"instType:{arg.get('instType')},channel:{channel},instId:{symbol} doesn't exist"
                 frames.append(
                     self.reply({"event": "error", "arg": arg, "code": 30001, "msg": message, "op": op})
                 )
                 continue
             frames.append(self.reply({"event": op, "arg": arg}))
-            topic = f"{channel}:{symbol}"
+            topic = f"{'uta:' if uta else ''}{channel}:{symbol}"
             if op == "unsubscribe":
                 session.topics.discard(topic)
             elif topic not in session.topics:
                 session.topics.add(topic)
-                frames.extend(self._initial(str(channel), self.grids[str(symbol)], now_ns))
+                if uta:
+                    self._uta_topics.add(topic)
+                initial = self._initial(str(channel), self.grids[str(symbol)], now_ns)
+                frames.extend([self._as_uta(f) for f in initial] if uta else initial)
         return frames
 
     # --- pushes ---------------------------------------------------------------------------------
@@ -107,6 +128,38 @@ class BitgetDialect(BaseDialect):
     ) -> OutFrame:
         payload = {"action": action, "arg": self._arg(channel, native), "data": rows, "ts": ms(ts)}
         return OutFrame(self.dumps(payload), f"{channel}:{native}", carries, native)
+
+    def _pushes(
+        self,
+        action: str,
+        channel: str,
+        rows: list[Any],
+        ts: int,
+        native: str,
+        carries: tuple[tuple[Channel, int], ...],
+    ) -> list[OutFrame]:
+        """The v2 push, and its UTA twin when a session subscribed to that UTA topic."""
+        v2 = self._push(action, channel, rows, ts, native, carries)
+        return [v2, self._as_uta(v2)] if f"uta:{v2.topic}" in self._uta_topics else [v2]
+
+    def _as_uta(self, frame: OutFrame) -> OutFrame:
+        """A v2 push (``_push``) in the UTA format, for the sessions subscribed to its UTA topic."""
+        payload = orjson.loads(frame.text)
+        arg = payload["arg"]
+        channel = arg["channel"]
+        if channel == "trade":
+            rows = [
+                {"i": r["tradeId"], "p": r["price"], "v": r["size"], "S": r["side"], "T": r["ts"]}
+                for r in payload["data"]
+            ]
+        else:
+            rows = [
+                {"a": r["asks"], "b": r["bids"], **{k: v for k, v in r.items() if k not in ("asks", "bids")}}
+                for r in payload["data"]
+            ]
+        uta_arg = {"instType": _UTA_INST_TYPE, "topic": _UTA_TOPIC_OF[channel], "symbol": arg["instId"]}
+        uta = {"data": rows, "arg": uta_arg, "action": payload["action"], "ts": payload["ts"]}
+        return OutFrame(self.dumps(uta), f"uta:{frame.topic}", frame.carries, frame.native_symbol)
 
     def _checksum(self, grid: Grid, book: BookView) -> int:
         return bitget_checksum(self.levels(grid, book.bids), self.levels(grid, book.asks))
@@ -143,7 +196,7 @@ class BitgetDialect(BaseDialect):
                 "pseq": event.prev,
                 "ts": str(ms(event.ts)),
             }
-            return [self._push("update", "books", [row], event.ts, native, ((Channel.BOOK, 1),))]
+            return self._pushes("update", "books", [row], event.ts, native, ((Channel.BOOK, 1),))
         if isinstance(event, TopOfBook):
             row = {
                 "asks": self.levels(grid, [event.ask]),
@@ -152,7 +205,7 @@ class BitgetDialect(BaseDialect):
                 "seq": event.update_id,
                 "ts": str(ms(event.ts)),
             }
-            return [self._push("snapshot", "books1", [row], event.ts, native, ((Channel.BBO, 1),))]
+            return self._pushes("snapshot", "books1", [row], event.ts, native, ((Channel.BBO, 1),))
         if isinstance(event, TradePrint):
             trade = {
                 "ts": str(ms(event.ts)),
@@ -162,7 +215,7 @@ class BitgetDialect(BaseDialect):
                 "tradeId": str(1_471_400_000_000_000_000 + event.trade_id),
             }
             self._recent_trades.setdefault(native, deque(maxlen=_RECENT_TRADES)).append(trade)
-            return [self._push("update", "trade", [trade], event.ts, native, ((Channel.TRADES, 1),))]
+            return self._pushes("update", "trade", [trade], event.ts, native, ((Channel.TRADES, 1),))
         if isinstance(event, FundingPrint):
             mark, index = self.px(grid, event.mark), self.px(grid, event.index)
             lots = self.market.open_interest_lots(self.exchange, native)

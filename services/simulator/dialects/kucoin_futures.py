@@ -29,7 +29,14 @@ from services.ingest.venue import Channel
 from services.simulator.dialects.base import BaseDialect, HttpReply, HttpRequest, OutFrame, Session, ms
 from services.simulator.model import BookChange, Grid, MarketEvent, TopOfBook, TradePrint
 
-_TOPICS = ("/contractMarket/execution", "/contractMarket/level2", "/contractMarket/tickerV2")
+_TOPICS = (
+    "/contractMarket/execution",
+    "/contractMarket/level2",
+    "/contractMarket/tickerV2",
+    "/contract/instrument",
+)
+"""``/contract/instrument`` (funding rate, mark/index) is acknowledged but not pushed here: the
+simulated funding is served by the contract detail, which alone carries the settlement time."""
 _MAX_TOPICS = 100
 _SEQUENCE_BASE = 1_700_000_000
 """KuCoin's level2 sequences are large; the model counts level changes from 0."""
