@@ -46,7 +46,7 @@ from services.runtime.metrics import CONSUMER_LAG, MESSAGES_CONSUMED, OFFSET_COM
 from services.runtime.observability import Health, ObservabilityServer
 from services.runtime.publisher import DeliveryFailed, Publisher, PublisherStopped, transactional_id_for
 from services.runtime.settings import Settings
-from services.runtime.sink import Row, SinkStopped, Table, TimescaleSink
+from services.runtime.sink import Row, SinkStopped, Table, TimescaleSink, WriteResult
 from services.runtime.topics import ensure_topics
 
 __all__ = ["Output", "Processor", "RejectedInput", "StreamService"]
@@ -337,12 +337,15 @@ class StreamService:
         return out, rejected
 
     async def _write_rows(self, out: Output, rejected: list[DeadLetter]) -> None:
+        # Every table's rows in one transaction (per sink_batch_rows rows of the largest table).
         chunk = self.settings.sink_batch_rows
-        for table, all_rows in out.rows.items():
-            results = [
-                await self._sink.write(table, all_rows[i : i + chunk]) for i in range(0, len(all_rows), chunk)
-            ]
-            for bad in (bad for result in results for bad in result.rejected):
+        longest = max((len(rows) for rows in out.rows.values()), default=0)
+        results: list[tuple[Table, WriteResult]] = []
+        for start in range(0, longest, chunk):
+            part = {table: rows[start : start + chunk] for table, rows in out.rows.items()}
+            results.extend((await self._sink.write_batch(part)).items())
+        for table, result in results:
+            for bad in result.rejected:
                 rejected.append(
                     dead_letter(
                         service=self.processor.service,

@@ -67,7 +67,9 @@ class Settings(BaseSettings):
         default=".state/instruments",
         description="Where ingestors keep instrument metadata refreshed from the venues (fallback: the committed snapshot).",
     )
-    sink_batch_rows: int = Field(default=500, ge=1, description="Rows per database batch.")
+    sink_batch_rows: int = Field(
+        default=5000, ge=1, description="Rows per table per database transaction (a batch's rows share one)."
+    )
     sink_max_backoff_s: float = Field(
         default=30.0, gt=0, description="Cap of the retry delay while the database is down."
     )

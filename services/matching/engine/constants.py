@@ -9,6 +9,10 @@ types are the codes ``>= STOP_MARKET``.
 
 from typing import Final
 
+# Accepted client order ids a venue remembers beyond its working orders (about 20 MB at 100k):
+# reusing one of them, or the id of any working order, is a duplicate.
+CLIENT_ID_WINDOW: Final = 100_000
+
 BUY: Final = 0
 SELL: Final = 1
 SIDE_NAMES: Final = ("buy", "sell")

@@ -40,6 +40,7 @@ from .constants import (
     AMENDED,
     BUY,
     CANCELLED,
+    CLIENT_ID_WINDOW,
     EXPIRE_BOTH,
     EXPIRE_MAKER,
     EXPIRE_TAKER,
@@ -78,6 +79,7 @@ class MatchingEngine:
 
     __slots__ = (
         "_books",
+        "_id_window",
         "_live",
         "_next_order_id",
         "_next_trade_id",
@@ -85,9 +87,12 @@ class MatchingEngine:
         "_specs",
         "_triggered",
         "_used_ids",
+        "_used_order",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, client_id_window: int = CLIENT_ID_WINDOW) -> None:
+        if client_id_window < 1:
+            raise ValueError("client_id_window must be at least 1")
         self._seq = 0
         self._next_order_id = 1
         self._next_trade_id = 1
@@ -95,8 +100,12 @@ class MatchingEngine:
         self._specs: dict[str, SymbolSpec] = {}
         # (account, client_order_id) -> accepted order that is still working.
         self._live: dict[tuple[str, str], Order] = {}
-        # Every (account, client_order_id) ever accepted: ids are unique for the venue's life.
+        # The last ``client_id_window`` (account, client_order_id) accepted, oldest first in
+        # ``_used_order``: a submit reusing one of them, or the id of a working order however
+        # old, is a duplicate. A window, not every id ever seen, so memory stays bounded.
         self._used_ids: set[tuple[str, str]] = set()
+        self._used_order: deque[tuple[str, str]] = deque()
+        self._id_window = client_id_window
         # Stops triggered by the command in flight, waiting to be activated.
         self._triggered: deque[Order] = deque()
 
@@ -185,7 +194,7 @@ class MatchingEngine:
             return
         key = (command.account, command.client_order_id)
         used_ids = self._used_ids
-        if key in used_ids:
+        if key in used_ids or key in self._live:
             self._reject(command, "submit", reasons.DUPLICATE_CLIENT_ORDER_ID, events)
             return
         reason = self._check_submit(book, command)
@@ -210,6 +219,10 @@ class MatchingEngine:
             command.stp,
         )
         used_ids.add(key)
+        used_order = self._used_order
+        used_order.append(key)
+        if len(used_order) > self._id_window:
+            used_ids.discard(used_order.popleft())
         self._live[key] = order
         seq = self._seq = self._seq + 1
         events.append((ORDER, seq, order, ACCEPTED, order.price, quantity, 0, quantity, None))
@@ -838,7 +851,7 @@ class MatchingEngine:
             "seq": self._seq,
             "next_order_id": self._next_order_id,
             "next_trade_id": self._next_trade_id,
-            "used_client_order_ids": [list(key) for key in sorted(self._used_ids)],
+            "used_client_order_ids": [list(key) for key in self._used_order],
             "books": books,
         }
 
@@ -862,9 +875,13 @@ class MatchingEngine:
         engine._seq = plain_int(snapshot["seq"])
         engine._next_order_id = plain_int(snapshot["next_order_id"])
         engine._next_trade_id = plain_int(snapshot["next_trade_id"])
-        for pair in plain_list(snapshot["used_client_order_ids"]):
+        # Oldest first (snapshots before the window listed them sorted: that order is kept).
+        for pair in plain_list(snapshot["used_client_order_ids"])[-engine._id_window :]:
             account, client_order_id = plain_list(pair)
-            engine._used_ids.add((plain_str(account), plain_str(client_order_id)))
+            key = (plain_str(account), plain_str(client_order_id))
+            if key not in engine._used_ids:
+                engine._used_ids.add(key)
+                engine._used_order.append(key)
         for plain_book in plain_list(snapshot["books"]):
             record = plain_dict(plain_book)
             spec = SymbolSpec.from_plain(plain_dict(record["spec"]))
