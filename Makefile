@@ -7,7 +7,7 @@ STACK := bash deploy/local/stack.sh
 NODE_HARNESS := deploy/timescale-check
 
 .DEFAULT_GOAL := help
-.PHONY: help up down status test lint typecheck unit integration deps schemas bench clean
+.PHONY: help up down status test lint typecheck unit integration deps schemas bench clean system report soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -53,6 +53,15 @@ test: deps lint typecheck ## Lint, types, unit and integration tests against rea
 
 schemas: $(BIN)/.installed ## Regenerate schemas/json, schemas/examples and schemas/CATALOG.md
 	$(BIN)/python -m schemas.generate
+
+system: deps ## Every system test (tests/system): faults, 10,000 bad records per topic, the long ones too
+	PERPWATCH_SYSTEM_LONG=1 PERPWATCH_SYSTEM_BAD_RECORDS=10000 $(BIN)/pytest tests/system
+
+report: deps ## The pipeline under faults on the local stack -> reports/system.md with plots (~10 min)
+	$(BIN)/python -m benchmarks.pipeline
+
+soak: deps ## report plus a 30-minute soak on the simulator with a fault a minute (SOAK_MINUTES=30)
+	$(BIN)/python -m benchmarks.pipeline --soak-minutes $(or $(SOAK_MINUTES),30)
 
 bench: $(BIN)/.installed ## Run every benchmark under benchmarks/
 	@for b in benchmarks/*.py; do [[ $$(basename $$b) == _* ]] && continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done

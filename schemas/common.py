@@ -11,6 +11,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 DECIMAL_PATTERN = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"
+# Digits a decimal may have once written out (pydantic's max_digits): below 1e40 and no finer than
+# 1e-40. Far beyond any price or size, but "1e999999" is finite and would be written out as a
+# 1 MB event that no topic accepts, and "1e400" would be stored as a 401-digit price.
+MAX_DECIMAL_DIGITS = 40
 CANONICAL_SYMBOL_PATTERN = r"^[A-Z0-9]+-[A-Z0-9]+-PERP$"
 
 
@@ -20,6 +24,7 @@ def _decimal_to_wire(value: Decimal) -> str:
 
 DecimalString = Annotated[
     Decimal,
+    Field(max_digits=MAX_DECIMAL_DIGITS),
     PlainSerializer(_decimal_to_wire, return_type=str),
     WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["61800.20"]}),
 ]

@@ -5,9 +5,7 @@ rates to 12 significant digits, so a replay writes identical text.
 """
 
 from decimal import Decimal
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from schemas.arbitrage import (
     ArbLeg,
@@ -19,6 +17,7 @@ from schemas.arbitrage import (
     OpportunityKind,
 )
 from schemas.common import ExchangeId
+from schemas.trusted import build
 from services.arbitrage.core.engine import LegView, OpportunityEvent, PairView, SpreadSample
 from services.arbitrage.core.lifecycle import Transition
 from services.runtime.sink import Table, ns_to_datetime
@@ -76,25 +75,6 @@ ARB_SPREADS = Table(
 )
 
 
-M = TypeVar("M", bound=BaseModel)
-_new = object.__new__
-_set = object.__setattr__
-
-
-def trusted(model: type[M], values: dict[str, Any]) -> M:
-    """A contract instance from values that satisfy it by construction, without validating.
-
-    Every field of ``model`` must be in ``values``, in declaration order, with its final type;
-    the tests validate what this module builds against the published contracts.
-    """
-    instance: M = _new(model)
-    _set(instance, "__dict__", values)
-    _set(instance, "__pydantic_fields_set__", set(values))
-    _set(instance, "__pydantic_extra__", None)
-    _set(instance, "__pydantic_private__", None)
-    return instance
-
-
 def bps(value: float) -> Decimal:
     return Decimal(f"{value:.4f}")
 
@@ -112,7 +92,7 @@ def _leg(view: LegView, ts: int) -> ArbLeg:
     if view.funding is not None:
         quote = view.funding
         basis = quote.basis
-        funding = trusted(
+        funding = build(
             LegFunding,
             {
                 "exchange_ts": quote.ts,
@@ -126,7 +106,7 @@ def _leg(view: LegView, ts: int) -> ArbLeg:
             },
         )
     quoted = view.best_bid > 0.0 and view.best_ask > 0.0
-    return trusted(
+    return build(
         ArbLeg,
         {
             "exchange": ExchangeId(view.exchange),
@@ -150,7 +130,7 @@ def _pair_fields(view: PairView) -> dict[str, Any]:
         "gross_spread_bps": None if view.gross_bps is None else bps(view.gross_bps),
         "mid": _optional(view.mid),
         "executable": [
-            trusted(
+            build(
                 ExecutableSpread,
                 {
                     "notional": number(fill.notional),
@@ -185,13 +165,13 @@ def opportunity_event(event: OpportunityEvent) -> ArbOpportunity:
             "reason": event.reason,
         }
     )
-    return trusted(ArbOpportunity, values)
+    return build(ArbOpportunity, values)
 
 
 def spread_event(sample: SpreadSample) -> ArbSpread:
     values = _pair_fields(sample.view)
     values["guard"] = sample.guard
-    return trusted(ArbSpread, values)
+    return build(ArbSpread, values)
 
 
 def opportunity_row(event: ArbOpportunity) -> tuple[Any, ...]:

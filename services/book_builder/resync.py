@@ -128,13 +128,23 @@ class ResyncRequests:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    def _rest_url(self, exchange: ExchangeId, default: str) -> str:
+        """The venue's REST base, or the one ``PERPWATCH_INGEST_ENDPOINTS`` names (the simulator's
+        under ``perpwatch up``): snapshots must come from where the stream comes from."""
+        if not self.settings.ingest_endpoints:
+            return default
+        from services.ingest.service import endpoint_overrides  # read when needed: the file may come later
+
+        option = endpoint_overrides(self.settings.ingest_endpoints).get(exchange)
+        return option.rest_url if option is not None and option.rest_url else default
+
     async def _fetch_and_publish(self, key: str, exchange: ExchangeId, native_symbol: str) -> None:
         try:
             adapter = adapter_for(exchange, self.catalog)
             request = adapter.book_snapshot_request(native_symbol)
             if request is None:
                 raise RuntimeError(f"{exchange.value} has no REST book snapshot")
-            body = await self.fetcher(adapter.rest_url, request)
+            body = await self.fetcher(self._rest_url(exchange, adapter.rest_url), request)
             events = adapter.normalizer.normalize_rest_snapshot(
                 orjson.loads(body), native_symbol, time.time_ns()
             )

@@ -53,7 +53,7 @@ from services.book_builder.metrics import BOOK_AGE, CHECKPOINTS, BookMetrics
 from services.book_builder.resync import ResyncRequests, SnapshotFetcher, http_fetcher
 from services.book_builder.venues import new_builder, spec_for
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
-from services.runtime.service import Output
+from services.runtime.service import Output, RejectedInput
 from services.runtime.settings import Settings, get_settings
 from services.runtime.sink import Table, ns_to_datetime
 from services.runtime.topics import partitions_of
@@ -61,6 +61,8 @@ from services.runtime.topics import partitions_of
 log = logging.getLogger(__name__)
 
 INPUT_TOPIC = "md.book.v1"
+# Books for instruments missing from the instrument list (derived ones, or keys nobody listed).
+MAX_UNLISTED_BOOKS = 200
 BOOTSTRAP_GRACE_NS = 3_000_000_000
 
 BOOK_BBO = Table(
@@ -140,6 +142,7 @@ class BookBuilderProcessor:
         self._depth_row_interval_ns = depth_row_interval_ms * 1_000_000
         self._checkpoint_interval_s = checkpoint_interval_s
         self._books: dict[bytes, _Book] = {}
+        self._unlisted: set[bytes] = set()  # keys of books whose instrument the catalog does not list
         self._live_from: dict[TopicPartition, int] = {}
         self._pending_checkpoints: list[BookCheckpointRecord] = []
         self._resync: ResyncRequests | None = None
@@ -172,8 +175,25 @@ class BookBuilderProcessor:
     def revoked(self, partitions: set[TopicPartition]) -> None:
         self._drop(partitions)
 
+    def _admit(self, key: bytes, event: Any) -> None:
+        """A book for every listed instrument, and at most ``MAX_UNLISTED_BOOKS`` others.
+
+        Every book holds levels and its own metric label sets: a producer inventing keys must
+        not be able to grow either without bound.
+        """
+        if self.catalog.lists(event.exchange, event.native_symbol):
+            return
+        if len(self._unlisted) >= MAX_UNLISTED_BOOKS:
+            raise RejectedInput(
+                "unknown_instrument",
+                f"{event.exchange.value} {event.native_symbol!r} is not in the instrument list and "
+                f"{MAX_UNLISTED_BOOKS} unlisted books exist already",
+            )
+        self._unlisted.add(key)
+
     def _drop(self, partitions: set[TopicPartition]) -> None:
         dropped = {key for key, book in self._books.items() if book.partition in partitions}
+        self._unlisted -= dropped
         for key in dropped:
             book = self._books.pop(key)
             book.metrics.valid.set(0)
@@ -231,9 +251,15 @@ class BookBuilderProcessor:
     # --- records -------------------------------------------------------------------------
 
     def handle(self, record: ConsumerRecord[bytes, bytes], event: Any, out: Output) -> None:
-        key = record.key or event.key.encode()
+        key = event.key.encode()
+        if record.key is not None and record.key != key:
+            # Applying it would corrupt the key's book and publish another venue's prices as its.
+            raise RejectedInput(
+                "key_mismatch", f"record key {_shown(record.key)} is not the payload's {event.key!r}"
+            )
         book = self._books.get(key)
         if book is None:
+            self._admit(key, event)
             book = self._books[key] = self._new_book(
                 event.exchange,
                 event.symbol,
@@ -440,6 +466,11 @@ class BookBuilderProcessor:
                 },
             ),
         )
+
+
+def _shown(key: bytes) -> str:
+    """A record key fit for a reason text, whatever its bytes."""
+    return repr(key[:200].decode("utf-8", "backslashreplace"))
 
 
 def book_bbo_row(top: BookTop) -> tuple[Any, ...]:

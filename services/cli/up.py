@@ -80,12 +80,16 @@ def _start_service(
     return _child(["run", spec.name], settings, {"PERPWATCH_METRICS_PORT": str(port), **(extra_env or {})})
 
 
+def _endpoints_file() -> Path:
+    return state_dir() / "simulator-endpoints.json"
+
+
 def _start_simulator(settings: Settings, children: dict[str, subprocess.Popen[bytes]]) -> dict[str, str]:
     """Starts ``perpwatch simulate`` and returns the ingest settings that point at it."""
     from schemas.common import ExchangeId
     from services.simulator.server import grids_for
 
-    endpoints_file = state_dir() / "simulator-endpoints.json"
+    endpoints_file = _endpoints_file()
     endpoints_file.parent.mkdir(parents=True, exist_ok=True)
     endpoints_file.unlink(missing_ok=True)
     children["simulator"] = _child(
@@ -205,9 +209,12 @@ def run_local_pipeline(
         report = migrate(settings.database_url)
         console.print(f"[green]schema[/green] ready ({len(report.applied)} migration(s) applied)")
         # Consumers first, so they are subscribed before the first event arrives.
+        # Under the simulator, every service that calls a venue's REST API (the book-builder's
+        # resync snapshots) calls the simulator's: the endpoints file is written before ingest starts.
+        venue_env = {"PERPWATCH_INGEST_ENDPOINTS": str(_endpoints_file())} if source == "simulator" else {}
         for spec in SERVICES:
             if spec.local and spec.name != "ingest":
-                children[spec.name] = _start_service(spec, settings)
+                children[spec.name] = _start_service(spec, settings, venue_env)
         if source == "simulator":
             ingest_env = _start_simulator(settings, children)
             _backfill_from_simulator(settings, ingest_env["PERPWATCH_INGEST_ENDPOINTS"])

@@ -93,6 +93,10 @@ class InstrumentCatalog:
         self._naming_rules = naming_rules
         self._derived: dict[tuple[ExchangeId, str], Instrument] = {}
 
+    def lists(self, exchange: ExchangeId, native_symbol: str) -> bool:
+        """Whether the venue's instrument list has this symbol (derived ones are not listed)."""
+        return (exchange, native_symbol) in self._by_native
+
     def get(self, exchange: ExchangeId, native_symbol: str) -> Instrument:
         key = (exchange, native_symbol)
         found = self._by_native.get(key) or self._derived.get(key)

@@ -1,6 +1,7 @@
 """Routing bad input to ``dlq.v1`` with its reason, so nothing is silently dropped."""
 
 import base64
+import hashlib
 import logging
 import time
 
@@ -15,6 +16,10 @@ log = logging.getLogger(__name__)
 DEAD_LETTER_TOPIC = "dlq.v1"
 # Enough of an error to diagnose it without letting one message blow up the topic.
 MAX_ERROR_CHARS = 4000
+# A dead letter must always fit on dlq.v1 (1 MB records), whatever it carries: an oversized input
+# keeps its first 64 KiB (base64 grows it by a third), with the whole payload's size and hash.
+MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_KEY_CHARS = 512
 
 
 def dead_letter(
@@ -28,7 +33,12 @@ def dead_letter(
     offset: int | None = None,
     key: bytes | str | None = None,
 ) -> DeadLetter:
-    raw = payload.encode() if isinstance(payload, str) else payload
+    raw = payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else payload
+    size: int | None = None
+    sha256: str | None = None
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        size, sha256 = len(raw), hashlib.sha256(raw).hexdigest()
+        raw = _head(raw, MAX_PAYLOAD_BYTES)
     try:
         text: str | None = raw.decode("utf-8")
         b64: str | None = None
@@ -39,13 +49,36 @@ def dead_letter(
         source=source,
         partition=partition,
         offset=offset,
-        key=key.decode("utf-8", "replace") if isinstance(key, bytes) else key,
+        key=_readable_key(key),
         error_type=error_type,
         error=error[:MAX_ERROR_CHARS],
         payload_text=text,
         payload_base64=b64,
+        payload_size=size,
+        payload_sha256=sha256,
         ts=time.time_ns(),
     )
+
+
+def _head(raw: bytes, limit: int) -> bytes:
+    """The first ``limit`` bytes, less the bytes of a UTF-8 character cut in two (text stays text)."""
+    head = raw[:limit]
+    for cut in range(4):
+        candidate = head[: len(head) - cut]
+        try:
+            candidate.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return candidate
+    return head
+
+
+def _readable_key(key: bytes | str | None) -> str | None:
+    """A key as text whatever its bytes (undecodable bytes become U+FFFD), cut to a sane length."""
+    if key is None:
+        return None
+    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+    return text[:MAX_KEY_CHARS]
 
 
 def count_and_log(service: str, letter: DeadLetter) -> None:

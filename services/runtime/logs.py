@@ -86,27 +86,41 @@ class RetriableKafkaNotice(logging.Filter):
 
 
 class RepeatLimiter(logging.Filter):
-    """At most one line per aiokafka message template every ``interval_s``, with the count it stood for.
+    """At most one line per distinct warning or error every ``interval_s``, with the count it stood for.
 
     While the broker is down aiokafka logs every reconnect attempt of every connection, hundreds
-    of lines a second; one line per template every few seconds says the same.
+    of lines a second, and a service logs each record it cannot publish or dead-letters: a 28 s
+    outage once wrote 160,000 lines. One line per distinct error every few seconds says the same.
+    A line is "the same" when its logger, level, message template and the fields in
+    ``DISTINGUISHING`` match (a dead letter of another source or reason is a distinct error).
+    The counts are in the metrics; INFO and DEBUG lines are never held back.
     """
 
-    def __init__(self, prefix: str = "aiokafka", interval_s: float = 10.0) -> None:
+    DISTINGUISHING = ("source", "error_type", "book", "kind")
+    MAX_KEYS = 10_000  # distinct errors remembered; past this the memory is cleared
+
+    def __init__(self, prefix: str = "", interval_s: float = 10.0) -> None:
         super().__init__()
         self.prefix = prefix
         self._interval = interval_s
-        self._last: dict[tuple[str, int, str], tuple[float, int]] = {}
+        self._last: dict[tuple[object, ...], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING or not record.name.startswith(self.prefix):
             return True
-        key = (record.name, record.levelno, str(record.msg))
+        key = (
+            record.name,
+            record.levelno,
+            str(record.msg),
+            *(str(getattr(record, name, ""))[:200] for name in self.DISTINGUISHING),
+        )
         now = time.monotonic()
         last = self._last.get(key)
         if last is None or now - last[0] >= self._interval:
             if last is not None and last[1]:
                 record.msg = f"{record.msg} (and {last[1]} more like it in {now - last[0]:.0f}s)"
+            if len(self._last) >= self.MAX_KEYS:
+                self._last.clear()
             self._last[key] = (now, 0)
             return True
         self._last[key] = (last[0], last[1] + 1)

@@ -37,7 +37,7 @@ from pydantic import BaseModel
 
 from schemas.dead_letter import DeadLetter
 from services.runtime.codec import encode_key, encode_value, event_key
-from services.runtime.dead_letter import DEAD_LETTER_TOPIC, count_and_log
+from services.runtime.dead_letter import DEAD_LETTER_TOPIC, count_and_log, dead_letter
 from services.runtime.kafka import make_producer
 from services.runtime.metrics import EVENTS_PUBLISHED
 from services.runtime.settings import Settings
@@ -57,6 +57,10 @@ DELIVERY_FAILURES = Counter(
 
 # Sources confirm at least this often, so memory for pending futures stays bounded.
 MAX_PENDING = 20_000
+# Below the producer's max_request_size and the broker's message.max.bytes (both 1 MiB by
+# default): a larger record fails its send with MessageSizeTooLargeError on every retry, so one
+# such event would stop its partition for good. It is dead-lettered instead (cut to fit).
+MAX_RECORD_BYTES = 900_000
 
 
 class PublisherStopped(Exception):
@@ -139,7 +143,20 @@ class Publisher:
                 EVENTS_PUBLISHED.labels(self.service, logical_topic),
             )
         name, published = topic
-        await self.send_raw(name, encode_value(event), encode_key(event_key(event)))
+        value, key = encode_value(event), encode_key(event_key(event))
+        if len(value) + len(key or b"") > MAX_RECORD_BYTES:
+            await self.send_dead_letter(
+                dead_letter(
+                    service=self.service,
+                    source=f"{self.service}->{logical_topic}",
+                    payload=value,
+                    key=key,
+                    error_type="output_too_large",
+                    error=f"a {len(value)}-byte {logical_topic} event is larger than {MAX_RECORD_BYTES} bytes",
+                )
+            )
+            return
+        await self.send_raw(name, value, key)
         published.inc()
 
     async def send_dead_letter(self, letter: DeadLetter) -> None:

@@ -413,6 +413,9 @@ class StreamService:
             return "validation_error", _short_validation_error(exc)
         except RejectedInput as exc:
             return exc.error_type, exc.reason
+        except Exception as exc:  # a decoder bug must not stop the stream either
+            log.exception("decoding error", extra={"topic": record.topic, "offset": record.offset})
+            return "decoding_error", f"{type(exc).__name__}: {exc}"
         try:
             self.processor.handle(record, event, out)
         except RejectedInput as exc:

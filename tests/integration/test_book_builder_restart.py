@@ -67,7 +67,11 @@ async def test_sigkill_mid_replay_then_restart_writes_exactly_the_no_fault_rows(
         rows_before = len(_rows(settings.database_url, BOOK_BBO.name, ("ts", "venue_seq")))
         # Kill it while it is busy with the next part of the stream.
         feeding = asyncio.create_task(produce(settings, payloads[2500:4500], chunk=100, pause_s=0.05))
-        await asyncio.sleep(0.4)
+
+        async def busy() -> bool:  # progress, not a sleep: a loaded machine cannot move the kill
+            return await committed_offset(settings, group) >= 2600
+
+        await wait_for("the builder to commit part of the next stretch", busy)
         first.send_signal(signal.SIGKILL)
         await feeding
     finally:
@@ -76,7 +80,7 @@ async def test_sigkill_mid_replay_then_restart_writes_exactly_the_no_fault_rows(
         first.wait(timeout=30)
     assert first.returncode == -signal.SIGKILL
     killed_at = await committed_offset(settings, group)
-    assert 2500 <= killed_at < 4500, "the kill must land in the middle of the replay"
+    assert 2600 <= killed_at < 4500, "the kill must land in the middle of the replay"
     assert rows_before > 0
 
     await produce(settings, payloads[4500:])

@@ -15,7 +15,23 @@ def test_repeats_of_one_aiokafka_template_pass_once_per_interval() -> None:
     passed = [limiter.filter(_record("aiokafka", logging.ERROR, template, 1, i)) for i in range(100)]
     assert passed.count(True) == 1
     assert limiter.filter(_record("aiokafka", logging.ERROR, "another template %s", 1))
-    assert all(limiter.filter(_record("services.x", logging.WARNING, "dead letter")) for _ in range(5))
+    assert all(limiter.filter(_record("services.x", logging.INFO, "progress")) for _ in range(5))
+
+
+def test_a_flood_of_one_service_warning_is_one_line_per_distinct_error() -> None:
+    """10,000 dead letters of one reason log one line; another reason or source gets its own."""
+    limiter = RepeatLimiter(interval_s=3600)
+
+    def letter(source: str, error_type: str) -> logging.LogRecord:
+        record = _record("services.runtime.dead_letter", logging.WARNING, "dead letter")
+        record.source, record.error_type, record.offset = source, error_type, 7
+        return record
+
+    passed = [limiter.filter(letter("md.book.v1", "validation_error")) for _ in range(10_000)]
+    assert passed.count(True) == 1
+    assert limiter.filter(letter("md.book.v1", "key_mismatch"))
+    assert limiter.filter(letter("md.trades.v1", "validation_error"))
+    assert not limiter.filter(letter("md.trades.v1", "validation_error"))
 
 
 def test_a_collapsed_run_is_counted_when_the_next_line_passes() -> None:

@@ -22,6 +22,8 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
+from schemas.trusted import build
+from services.ingest import trusted
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     NS_PER_MS,
@@ -36,6 +38,11 @@ from services.instruments.catalog import Instrument, InstrumentCatalog
 
 # Numbers that parse but cannot be used: 9E+999999, an infinite time, a zero inverse price.
 _OUT_OF_RANGE = (Overflow, OverflowError, ZeroDivisionError)
+
+
+def _unit(instrument: Instrument) -> bool:
+    """Wire quantities are base units and prices need no scaling: levels are the wire's numbers."""
+    return instrument.multiplier == 1 and instrument.contract_size == 1 and not instrument.inverse
 
 
 class BinanceUsdmNormalizer(NormalizerDefaults):
@@ -109,26 +116,45 @@ class BinanceUsdmNormalizer(NormalizerDefaults):
         return event_ids(instrument, int(ms) * NS_PER_MS, receive_ts)
 
     def _levels(self, instrument: Instrument, levels: list[list[str]]) -> list[tuple[Decimal, Decimal]]:
-        if instrument.multiplier == 1 and instrument.contract_size == 1 and not instrument.inverse:
+        if _unit(instrument):
             return [(Decimal(price), Decimal(quantity)) for price, quantity in levels]
         return [instrument.base_level(Decimal(p), Decimal(q)) for p, q in levels]
 
     def _depth_update(self, data: JsonObject, receive_ts: int) -> BookDelta:
         instrument = self._catalog.get(self.exchange, data["s"])
+        ids = self._ids(instrument, data.get("T") or data["E"], receive_ts)
+        sequence = BookSequence(first=int(data["U"]), last=int(data["u"]), prev=int(data["pu"]))
+        if _unit(instrument) and trusted.ids_ok(ids):
+            bids, asks = trusted.levels(data["b"]), trusted.levels(data["a"])
+            if bids is not None and asks is not None:
+                return build(BookDelta, {**ids, "sequence": sequence, "bids": bids, "asks": asks})
         return BookDelta(
-            **self._ids(instrument, data.get("T") or data["E"], receive_ts),
-            sequence=BookSequence(first=int(data["U"]), last=int(data["u"]), prev=int(data["pu"])),
+            **ids,
+            sequence=sequence,
             bids=self._levels(instrument, data["b"]),
             asks=self._levels(instrument, data["a"]),
         )
 
     def _book_ticker(self, data: JsonObject, receive_ts: int) -> BestBidOffer:
         instrument = self._catalog.get(self.exchange, data["s"])
-        (bid_price, bid_qty), (ask_price, ask_qty) = self._levels(
-            instrument, [[data["b"], data["B"]], [data["a"], data["A"]]]
-        )
+        ids = self._ids(instrument, data.get("T") or data["E"], receive_ts)
+        raw = [[data["b"], data["B"]], [data["a"], data["A"]]]
+        if _unit(instrument) and trusted.ids_ok(ids):
+            top = trusted.levels(raw)
+            if top is not None:
+                (bid_price, bid_qty), (ask_price, ask_qty) = top
+                values = {
+                    **ids,
+                    "bid_price": bid_price,
+                    "bid_quantity": bid_qty,
+                    "ask_price": ask_price,
+                    "ask_quantity": ask_qty,
+                    "sequence": int(data["u"]),
+                }
+                return build(BestBidOffer, values)
+        (bid_price, bid_qty), (ask_price, ask_qty) = self._levels(instrument, raw)
         return BestBidOffer(
-            **self._ids(instrument, data.get("T") or data["E"], receive_ts),
+            **ids,
             bid_price=bid_price,
             bid_quantity=bid_qty,
             ask_price=ask_price,

@@ -11,13 +11,33 @@ import uuid
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, WebSocket, WebSocketDisconnect, status
+from fastapi import (
+    Depends,
+    FastAPI,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+    status,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from schemas.venue import AmendCommand, CancelCommand, SubmitCommand, VenueId
 from services.matching.gateway.commands import CommandNotAccepted, CommandPublisher, OrderCommand
+from services.matching.gateway.limits import (
+    BodySizeLimit,
+    RateLimited,
+    RateLimiter,
+    rate_limited_response,
+    validation_problem,
+)
 from services.matching.gateway.market import MarketData, Stream
 from services.matching.gateway.models import (
+    ID_PATTERN,
     AmendOrderRequest,
     Bbo,
     CommandAccepted,
@@ -35,11 +55,13 @@ API_KEY_HEADER = "X-API-Key"
 CLOSE_TOO_SLOW = 1013
 
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Maps to one account.")
-ClientOrderId = Annotated[str, Path(min_length=1, max_length=64)]
+ClientOrderId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 SymbolFilter = Annotated[
-    str | None, Query(min_length=1, max_length=64, description="Only this venue symbol.")
+    str | None,
+    Query(min_length=1, max_length=64, pattern=ID_PATTERN, description="Only this venue symbol."),
 ]
-Symbol = Annotated[str, Path(min_length=1, max_length=64, examples=["BTC-USDT"])]
+Symbol = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["BTC-USDT"])]
+CancelSymbol = Annotated[VenueId, Query(pattern=ID_PATTERN, description="The order's venue symbol.")]
 
 _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     status.HTTP_401_UNAUTHORIZED: {"description": "Missing or unknown API key."}
@@ -56,8 +78,12 @@ def create_app(
     market: MarketData,
 ) -> FastAPI:
     accounts_by_key = gateway.accounts_by_key()
+    per_key = RateLimiter(gateway.rate_limit_per_s, gateway.rate_limit_burst)
+    per_address = RateLimiter(gateway.rate_limit_per_s * 4, gateway.rate_limit_burst * 4)
 
-    def account_of(api_key: Annotated[str | None, Depends(_api_key)]) -> str:
+    def account_of(request: Request, api_key: Annotated[str | None, Depends(_api_key)]) -> str:
+        address = request.client.host if request.client else "unknown"
+        per_address.take(address)  # before the key check: guessing keys is limited too
         account = None
         if api_key:
             # Constant-time compare against every key: no timing hint about which prefix matched.
@@ -65,7 +91,13 @@ def create_app(
                 if secrets.compare_digest(key.encode(), api_key.encode()):
                     account = owner
         if account is None:
+            # The key itself is never logged; repeats are collapsed by the log filter.
+            log.warning(
+                "request refused: missing or unknown api key",
+                extra={"client": address, "path": request.url.path, "key_given": bool(api_key)},
+            )
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown API key")
+        per_key.take(account)
         return account
 
     Account = Annotated[str, Depends(account_of)]
@@ -95,6 +127,13 @@ def create_app(
         ),
     )
 
+    app.add_middleware(BodySizeLimit, max_bytes=gateway.max_body_bytes)
+    app.add_exception_handler(RequestValidationError, validation_problem)
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+        return rate_limited_response(exc)
+
     @app.post(
         "/orders",
         status_code=status.HTTP_202_ACCEPTED,
@@ -116,7 +155,7 @@ def create_app(
     )
     async def cancel_order(
         client_order_id: ClientOrderId,
-        symbol: Annotated[VenueId, Query(description="The order's venue symbol.")],
+        symbol: CancelSymbol,
         account: Account,
     ) -> CommandAccepted:
         """Cancel a resting order or an untriggered stop."""

@@ -5,7 +5,7 @@ trade for another account.
 """
 
 from datetime import datetime
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -15,8 +15,12 @@ from schemas.venue import (
     SelfTradePrevention,
     TimeInForce,
     VenueDecimal,
-    VenueId,
 )
+
+# Printable ASCII without spaces, checked at the door: a symbol with NUL was once accepted (202)
+# but could not be stored, so its order could never be read back.
+ID_PATTERN = r"^[!-~]+$"
+RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 
 class _Request(BaseModel):
@@ -27,8 +31,8 @@ class _Request(BaseModel):
 class SubmitOrderRequest(_Request):
     """A new order; prices and quantities are decimal strings on the symbol's grid."""
 
-    symbol: VenueId = Field(examples=["BTC-USDT"])
-    client_order_id: VenueId | None = Field(
+    symbol: RequestId = Field(examples=["BTC-USDT"])
+    client_order_id: RequestId | None = Field(
         default=None,
         description="Unique per account for the venue's lifetime; generated when absent.",
     )
@@ -45,7 +49,7 @@ class SubmitOrderRequest(_Request):
 class AmendOrderRequest(_Request):
     """New price and/or new total quantity (including what already filled)."""
 
-    symbol: VenueId
+    symbol: RequestId
     price: VenueDecimal | None = None
     quantity: VenueDecimal | None = None
 

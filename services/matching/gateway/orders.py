@@ -80,6 +80,16 @@ class PostgresOrderStatus:
                 raise OrderStoreUnavailable(str(exc)) from exc
         return None if row is None else order_status_of(row)
 
+    async def check(self) -> None:
+        """Raise ``OrderStoreUnavailable`` unless the database answers (wrong password included)."""
+        async with self._lock:
+            try:
+                conn = await self._connection()
+                await conn.execute("SELECT 1")
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                await self.close()
+                raise OrderStoreUnavailable(str(exc)) from exc
+
     async def _connection(self) -> psycopg.AsyncConnection[dict[str, Any]]:
         if self._conn is None or self._conn.closed:
             self._conn = await psycopg.AsyncConnection.connect(

@@ -17,7 +17,7 @@ from services.matching.gateway.app import create_app
 from services.matching.gateway.commands import KafkaCommandPublisher
 from services.matching.gateway.feed import MarketDataFeed
 from services.matching.gateway.market import MarketData
-from services.matching.gateway.orders import PostgresOrderStatus
+from services.matching.gateway.orders import OrderStoreUnavailable, PostgresOrderStatus
 from services.matching.gateway.settings import GatewaySettings
 from services.runtime.http import EmbeddedServer
 from services.runtime.observability import Health, ObservabilityServer
@@ -29,6 +29,8 @@ from services.runtime.topics import ensure_topics
 log = logging.getLogger(__name__)
 
 SERVICE = "gateway"
+# How often /readyz's database check runs: order status reads need it.
+DATABASE_CHECK_INTERVAL_S = 5.0
 
 
 class Gateway:
@@ -58,8 +60,31 @@ class Gateway:
         if self._server is not None:
             self._server.should_exit = True
 
+    async def _watch_database(self) -> None:
+        """Keep /readyz's ``database`` component true to the database, checked from the start.
+
+        Without it the gateway said ready with a wrong database password until the first read.
+        """
+        was_ready = True
+        while not self.stopping.is_set():
+            try:
+                await self.orders.check()
+                self.health.set_ready("database", True)
+                if not was_ready:
+                    log.info("order store reachable again")
+                was_ready = True
+            except OrderStoreUnavailable as exc:
+                self.health.set_ready("database", False, str(exc).strip()[:200] or "unreachable")
+                if was_ready:
+                    log.warning("order store unreachable", extra={"error": str(exc).strip()[:300]})
+                was_ready = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=DATABASE_CHECK_INTERVAL_S)
+
     async def run(self) -> None:
         await self._observability.start()
+        self.health.set_ready("database", False, "not checked yet")
+        watch = asyncio.create_task(self._watch_database())
         try:
             await ensure_topics(self.settings)
             self._publisher = Publisher(self.settings, SERVICE, stopping=self.stopping)
@@ -91,6 +116,8 @@ class Gateway:
             self.serving.set()
             await self._server.serve(sockets=[sock])
         finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
             await self._shutdown()
 
     async def _shutdown(self) -> None:

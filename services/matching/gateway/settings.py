@@ -35,6 +35,17 @@ class GatewaySettings(BaseSettings):
     )
     host: str = Field(default="0.0.0.0", description="Address the REST/WebSocket server binds.")
     port: int = Field(default=8080, ge=0, le=65535, description="Port of the REST/WebSocket server.")
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request body; a larger one gets 413 unread."
+    )
+    rate_limit_per_s: float = Field(
+        default=50.0,
+        gt=0,
+        description="Order-entry requests a second per API key (four times this per client address).",
+    )
+    rate_limit_burst: int = Field(
+        default=100, ge=1, description="Requests an API key may send at once before the rate applies."
+    )
     ws_buffer: int = Field(
         default=10_000,
         ge=1,
