@@ -485,6 +485,14 @@ async def test_dashboard_in_a_real_browser_on_the_simulated_pipeline(
             assert shown[0] >= 10, f"prices table shows {shown[0]} venues"
             assert shown[1] >= 3, f"the chart has {shown[1]} candles"
             assert shown[2] == "live", "the page's WebSocket is not connected"
+            # The chart fills its panel (the data tables' cell styles once squeezed its own table).
+            gap = await asyncio.to_thread(
+                browser.execute_script,
+                "const chart = document.getElementById('chart').getBoundingClientRect().right;"
+                "return chart - Math.max(...[...document.querySelectorAll('#chart canvas')]"
+                ".map(c => c.getBoundingClientRect().right))",
+            )
+            assert gap < 5, f"the chart ends {gap}px short of its panel"
             assert errors == [], errors
     finally:
         browser.quit()
