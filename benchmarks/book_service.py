@@ -42,9 +42,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from book_core import run_core
 
+from benchmarks._stack import drop_topics, servers
 from schemas.book import BookTop
 from schemas.common import ExchangeId
 from schemas.market_data import BookDelta, BookSnapshot
@@ -77,21 +77,6 @@ def load_payloads(capture: Path) -> list[bytes]:
                 e.model_dump_json().encode() for e in events if isinstance(e, BookSnapshot | BookDelta)
             )
     return payloads
-
-
-def servers() -> tuple[str, str]:
-    kafka, database = os.environ.get("PERPWATCH_KAFKA_BOOTSTRAP"), os.environ.get("PERPWATCH_DATABASE_URL")
-    if kafka and database:
-        return kafka, database
-    script = REPO_ROOT / "deploy" / "local" / "stack.sh"
-    subprocess.run(["bash", str(script), "start"], check=True, capture_output=True)
-    env = dict(
-        line.split("=", 1)
-        for line in subprocess.run(
-            ["bash", str(script), "env"], check=True, capture_output=True, text=True
-        ).stdout.splitlines()
-    )
-    return env["PERPWATCH_KAFKA_BOOTSTRAP"], env["PERPWATCH_DATABASE_URL"]
 
 
 def _tail(path: Path, size: int = 2000) -> str:
@@ -247,17 +232,6 @@ async def latency(settings: Settings, documents: list[dict[str, Any]], rate: flo
     }
 
 
-async def cleanup(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith(settings.topic_namespace)]
-        if names:
-            await admin.delete_topics(names)
-    finally:
-        await admin.close()
-
-
 async def measure(
     kafka: str, url: str, args: argparse.Namespace, payloads: list[bytes], *, transactions: bool
 ) -> tuple[dict[str, float], dict[str, float]]:
@@ -301,7 +275,7 @@ async def measure(
             f"p50 {timing['p50_ms']:.1f} ms, p99 {timing['p99_ms']:.1f} ms, max {timing['max_ms']:.1f} ms "
             "(receive_ts -> readable on book.bbo.v1)"
         )
-        await cleanup(settings)
+        await drop_topics(settings)
         return result, timing
     finally:
         _remove(log)

@@ -32,12 +32,12 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 if __package__ in (None, ""):
     # Running as a script: make the repository root importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._stack import drop_topics
 from services.matching.engine import MatchingEngine
 from services.matching.runner import run_to_jsonl
 from services.matching.topics import COMMANDS_TOPIC, TRADES_TOPIC
@@ -198,17 +198,6 @@ async def latency(settings: Settings, lines: list[bytes], rate: float) -> list[f
         await consumer.stop()
 
 
-async def cleanup(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith(settings.topic_namespace)]
-        if names:
-            await admin.delete_topics(names)
-    finally:
-        await admin.close()
-
-
 async def run(args: argparse.Namespace) -> None:
     run_id = uuid.uuid4().hex[:8]
     settings = Settings(
@@ -239,7 +228,7 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         service.send_signal(signal.SIGTERM)
         service.wait(timeout=60)
-    await cleanup(settings)
+    await drop_topics(settings)
     _remove(log)
     service_rate = len(lines) / elapsed
     print(

@@ -40,8 +40,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from benchmarks._stack import drop_topics, servers
 from services.cli.normalize import normalize_file
 from services.db.migrate import migrate
 from services.registry import build_processor
@@ -216,32 +216,6 @@ async def service_rate(name: str, settings: Settings, lines: list[bytes]) -> dic
         "from_start_per_s": count / (done - started),
         "start_s": first_at - started,
     }
-
-
-def servers() -> tuple[str, str]:
-    kafka, database = os.environ.get("PERPWATCH_KAFKA_BOOTSTRAP"), os.environ.get("PERPWATCH_DATABASE_URL")
-    if kafka and database:
-        return kafka, database
-    script = REPO_ROOT / "deploy" / "local" / "stack.sh"
-    subprocess.run(["bash", str(script), "start"], check=True, capture_output=True)
-    env = dict(
-        line.split("=", 1)
-        for line in subprocess.run(
-            ["bash", str(script), "env"], check=True, capture_output=True, text=True
-        ).stdout.splitlines()
-    )
-    return env["PERPWATCH_KAFKA_BOOTSTRAP"], env["PERPWATCH_DATABASE_URL"]
-
-
-async def drop_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith(settings.topic_namespace)]
-        if names:
-            await admin.delete_topics(names)
-    finally:
-        await admin.close()
 
 
 async def run(args: argparse.Namespace) -> None:

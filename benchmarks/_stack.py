@@ -1,0 +1,43 @@
+"""What the service benchmarks share: the servers to run on, and removing a run's private topics.
+
+A leading underscore keeps it out of ``make bench``, which runs every other file here.
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.runtime.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def servers() -> tuple[str, str]:
+    """Kafka bootstrap and database URL: ``PERPWATCH_*`` when both are set, else the local stack
+    (started if it is down)."""
+    kafka, database = os.environ.get("PERPWATCH_KAFKA_BOOTSTRAP"), os.environ.get("PERPWATCH_DATABASE_URL")
+    if kafka and database:
+        return kafka, database
+    script = REPO_ROOT / "deploy" / "local" / "stack.sh"
+    subprocess.run(["bash", str(script), "start"], check=True, capture_output=True)
+    env = dict(
+        line.split("=", 1)
+        for line in subprocess.run(
+            ["bash", str(script), "env"], check=True, capture_output=True, text=True
+        ).stdout.splitlines()
+    )
+    return env["PERPWATCH_KAFKA_BOOTSTRAP"], env["PERPWATCH_DATABASE_URL"]
+
+
+async def drop_topics(settings: Settings) -> None:
+    """Delete every topic under the run's namespace."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(settings.topic_namespace)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
