@@ -44,11 +44,10 @@ if __package__ in (None, ""):
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from book_core import run_core
 
-from benchmarks._stack import drop_topics, servers
+from benchmarks._stack import drop_topics, private_database, servers
 from schemas.book import BookTop
 from schemas.common import ExchangeId
 from schemas.market_data import BookDelta, BookSnapshot
-from services.db.migrate import migrate
 from services.ingest.venues import normalizer_for
 from services.instruments.catalog import load_snapshot
 from services.runtime.kafka import make_producer
@@ -283,12 +282,7 @@ async def measure(
 
 async def run(args: argparse.Namespace) -> None:
     kafka, admin_url = servers()
-    database = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    url = admin_url.rsplit("/", 1)[0] + "/" + database
-    try:
-        migrate(url, timescale="auto")
+    with private_database(admin_url) as url:
         payloads = load_payloads(args.capture)
         # Baseline first: the same service without transactions (confirmed delivery only).
         plain, plain_timing = await measure(kafka, url, args, payloads, transactions=False)
@@ -305,9 +299,6 @@ async def run(args: argparse.Namespace) -> None:
                 f"{core_rate:,.0f} frames/s (benchmarks/book_core.py's core, best of 3, same capture): "
                 f"ratio {result['records_per_s'] / core_rate:.2f}"
             )
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def main() -> int:

@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -46,8 +45,8 @@ import psycopg
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._stack import private_database
 from services.book_builder.service import BOOK_BBO
-from services.db.migrate import migrate
 from services.runtime.sink import Row, TimescaleSink
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -129,12 +128,7 @@ async def sink_run(url: str, rows: Sequence[Row], chunk: int) -> tuple[float, in
 
 async def run(args: argparse.Namespace) -> None:
     admin_url = database_url()
-    database = f"bench_sink_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    url = admin_url.rsplit("/", 1)[0] + "/" + database
-    try:
-        migrate(url, timescale="auto")
+    with private_database(admin_url, "bench_sink") as url:
         rows = bbo_rows(args.rows)
         n = len(rows)
         best: dict[str, float] = {}
@@ -187,9 +181,6 @@ async def run(args: argparse.Namespace) -> None:
             f"  sink, all rows redelivered (duplicates)    {rate['again']:>10,.0f} rows/s"
             f"   ratio {ratio['again']:.2f}x of COPY"
         )
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def main() -> int:

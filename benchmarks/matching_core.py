@@ -31,7 +31,7 @@ import statistics
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -116,8 +116,6 @@ def mix_workload(count: int, seed: int) -> list[Command]:
     rng = random.Random(seed)
     shadow = new_engine()
     live = _LiveSet()
-    commands: list[Command] = []
-    serial = 0
     warmup = [
         SubmitOrder(
             SYMBOL,
@@ -133,9 +131,21 @@ def mix_workload(count: int, seed: int) -> list[Command]:
     ]
     for submit in warmup:
         _track(shadow.process(submit), live)
-    prefix: list[Command] = list(warmup)
+    commands: list[Command] = list(warmup)
+    for command in mixed_commands(shadow, live, rng):
+        if len(commands) >= MIX_TARGET_RESTING + count:
+            break
+        _track(shadow.process(command), live)
+        commands.append(command)
+    return commands
+
+
+def mixed_commands(engine: MatchingEngine, live: _LiveSet, rng: random.Random) -> Iterator[Command]:
+    """The mix, one command at a time, from ``engine``'s current state: the caller processes each
+    command (and ``_track``s its events into ``live``) before asking for the next."""
+    serial = 0
     command: Command
-    while len(commands) < count:
+    while True:
         roll = rng.random()
         if roll < 0.5 or not live.keys:
             serial += 1
@@ -161,7 +171,7 @@ def mix_workload(count: int, seed: int) -> list[Command]:
             command = CancelOrder(SYMBOL, account, client_order_id)
         else:
             account, client_order_id = rng.choice(live.keys)
-            order = shadow.order(account, client_order_id)
+            order = engine.order(account, client_order_id)
             assert order is not None
             assert order.price is not None
             if rng.random() < 0.5 and order.quantity - order.filled > 1:
@@ -172,9 +182,7 @@ def mix_workload(count: int, seed: int) -> list[Command]:
                 if new_price == order.price:
                     new_price += -1 if order.side == BUY else 1
                 command = AmendOrder(SYMBOL, account, client_order_id, new_price, None)
-        _track(shadow.process(command), live)
-        commands.append(command)
-    return prefix + commands
+        yield command
 
 
 def _track(events: Sequence[Event], live: _LiveSet) -> None:

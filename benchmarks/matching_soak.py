@@ -23,16 +23,15 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from matching_core import ACCOUNTS, MID, MIX_TARGET_RESTING, SYMBOL, _LiveSet, _track, symbol_spec
+from matching_core import _LiveSet, _track, mixed_commands, symbol_spec
 
-from services.matching.engine import AddSymbol, AmendOrder, CancelOrder, Command, MatchingEngine, SubmitOrder
-from services.matching.engine.constants import BUY, CLIENT_ID_WINDOW, GTC, IOC, LIMIT, SELL
+from services.matching.engine import AddSymbol, MatchingEngine
+from services.matching.engine.constants import CLIENT_ID_WINDOW
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -40,44 +39,6 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * PAGE / 1e6
-
-
-def mixed_commands(engine: MatchingEngine, live: _LiveSet, rng: random.Random) -> Iterator[Command]:
-    """The mix workload, one command at a time, from the engine's current state."""
-    serial = 0
-    while True:
-        roll = rng.random()
-        command: Command
-        if roll < 0.6 or not live.keys:
-            serial += 1
-            side = rng.choice((BUY, SELL))
-            if roll < 0.5 or not live.keys:
-                excess = (len(live.keys) - MIX_TARGET_RESTING) / MIX_TARGET_RESTING
-                aggressive = rng.random() < min(0.9, max(0.05, 0.2 + 4 * excess))
-                offset = rng.randint(-8, 0) if aggressive else rng.randint(1, 60)
-                price, tif = (MID - offset if side == BUY else MID + offset), GTC
-            else:
-                price, tif = (MID + 5 if side == BUY else MID - 5), IOC
-            command = SubmitOrder(
-                SYMBOL, rng.choice(ACCOUNTS), f"s{serial}", side, LIMIT, rng.randint(1, 10), price, tif
-            )
-        elif roll < 0.9:
-            account, client_order_id = rng.choice(live.keys)
-            command = CancelOrder(SYMBOL, account, client_order_id)
-        else:
-            account, client_order_id = rng.choice(live.keys)
-            order = engine.order(account, client_order_id)
-            assert order is not None
-            assert order.price is not None
-            if rng.random() < 0.5 and order.quantity - order.filled > 1:
-                command = AmendOrder(SYMBOL, account, client_order_id, None, order.quantity - 1)
-            else:
-                offset = rng.randint(1, 60)
-                new_price = MID - offset if order.side == BUY else MID + offset
-                if new_price == order.price:
-                    new_price += -1 if order.side == BUY else 1
-                command = AmendOrder(SYMBOL, account, client_order_id, new_price, None)
-        yield command
 
 
 def soak(count: int, every: int, window: int, seed: int, label: str) -> list[tuple[int, float]]:

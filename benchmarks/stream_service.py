@@ -34,16 +34,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import psycopg
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from benchmarks._stack import drop_topics, servers
+from benchmarks._stack import drop_topics, private_database, servers
 from services.cli.normalize import normalize_file
-from services.db.migrate import migrate
 from services.registry import build_processor
 from services.runtime.kafka import make_producer
 from services.runtime.offline import analyze
@@ -235,24 +233,18 @@ async def run(args: argparse.Namespace) -> None:
         records = inputs_of(name, lines)
         core = max(core_rate(name, records) for _ in range(args.repeat))
         run_id = uuid.uuid4().hex[:8]
-        database = f"bench_{run_id}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{database}"')
-        url = admin_url.rsplit("/", 1)[0] + "/" + database
-        settings = Settings(
-            kafka_bootstrap=kafka,
-            database_url=url,
-            topic_namespace=f"bench.{run_id}.",
-            consumer_group_prefix=f"bench.{run_id}",
-        )
-        try:
-            migrate(url, timescale="auto")
-            await ensure_topics(settings)
-            service = await service_rate(name, settings, records)
-        finally:
-            await drop_topics(settings)
-            with psycopg.connect(admin_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        with private_database(admin_url) as url:
+            settings = Settings(
+                kafka_bootstrap=kafka,
+                database_url=url,
+                topic_namespace=f"bench.{run_id}.",
+                consumer_group_prefix=f"bench.{run_id}",
+            )
+            try:
+                await ensure_topics(settings)
+                service = await service_rate(name, settings, records)
+            finally:
+                await drop_topics(settings)
         ratio = service["records_per_s"] / core
         rows.append((name, len(records), core, service, ratio))
         print(

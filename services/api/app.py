@@ -69,20 +69,20 @@ from services.api.models import (
 from services.api.queries import ListQuery, Order
 from services.api.security import (
     ApiKey,
-    BodyLimitMiddleware,
     CorrelationMiddleware,
     KeyRing,
-    RateLimiter,
     RateLimitMiddleware,
     Scope,
     correlation_id,
     error_body,
     parse_api_keys,
     presented_key,
+    send_error,
 )
 from services.api.settings import ApiSettings
 from services.api.store import Store, StoreUnavailable
 from services.instruments.catalog import InstrumentCatalog
+from services.runtime.http_limits import BodyLimitMiddleware, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def create_app(
         per_ip=RateLimiter(api.rate_limit_per_ip, api.rate_limit_burst_s),
         per_key=RateLimiter(api.rate_limit_per_key, api.rate_limit_burst_s),
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes, refuse=send_error)
     if api.origins():
         app.add_middleware(
             CORSMiddleware,

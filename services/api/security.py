@@ -20,6 +20,7 @@ from typing import Any, Literal
 import orjson
 
 from services.api.metrics import REQUEST_SECONDS, REQUESTS
+from services.runtime.http_limits import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -94,52 +95,6 @@ def presented_key(headers: dict[str, str]) -> str | None:
     if authorization.lower().startswith("bearer "):
         return authorization[7:].strip() or None
     return None
-
-
-class TokenBucket:
-    """``rate`` tokens per second up to ``capacity``; the clock is injected for tests."""
-
-    __slots__ = ("capacity", "rate", "tokens", "updated")
-
-    def __init__(self, rate: float, capacity: float, now: float) -> None:
-        self.rate = rate
-        self.capacity = capacity
-        self.tokens = capacity
-        self.updated = now
-
-    def take(self, now: float) -> float:
-        """0 when a token was taken, else the seconds until one is available."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
-
-
-class RateLimiter:
-    """One bucket per client identity; idle (full) buckets are forgotten when the table grows."""
-
-    MAX_BUCKETS = 50_000
-
-    def __init__(self, rate: float, burst_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._rate = rate
-        self._capacity = max(1.0, rate * burst_s)
-        self._clock = clock
-        self._buckets: dict[str, TokenBucket] = {}
-
-    def wait_s(self, identity: str) -> float:
-        now = self._clock()
-        bucket = self._buckets.get(identity)
-        if bucket is None:
-            if len(self._buckets) >= self.MAX_BUCKETS:
-                self._forget_idle(now)
-            bucket = self._buckets[identity] = TokenBucket(self._rate, self._capacity, now)
-        return bucket.take(now)
-
-    def _forget_idle(self, now: float) -> None:
-        full_after = self._capacity / self._rate
-        self._buckets = {k: b for k, b in self._buckets.items() if now - b.updated < full_after}
 
 
 def error_body(status: int, code: str, message: str) -> bytes:
@@ -234,68 +189,6 @@ class CorrelationMiddleware:
                 },
             )
             correlation_id.reset(token)
-
-
-class BodyLimitMiddleware:
-    """413 for a body over ``max_bytes``: from Content-Length before reading, or while counting chunks."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = _headers(scope).get("content-length")
-        if length is not None and not length.isdigit():
-            await send_error(send, 400, "bad_request", "Content-Length is not a number")
-            return
-        if length is not None and int(length) > self.max_bytes:
-            await send_error(
-                send, 413, "body_too_large", f"request bodies are limited to {self.max_bytes} bytes"
-            )
-            return
-        received = 0
-        too_large = False
-        started = False
-
-        async def counting_receive() -> Any:
-            nonlocal received, too_large
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    too_large = True
-                    raise _BodyTooLarge
-            return message
-
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            if too_large:
-                return  # whatever the app made of the aborted read, the answer is 413
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except Exception:
-            if not too_large:
-                raise
-        if too_large and not started:
-            await send_error(
-                send, 413, "body_too_large", f"request bodies are limited to {self.max_bytes} bytes"
-            )
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 class RateLimitMiddleware:

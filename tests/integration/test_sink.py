@@ -7,6 +7,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from services.book_builder.service import BOOK_BBO
 from services.runtime.sink import SinkStopped, Table, TimescaleSink
 
 TRADES = Table(
@@ -83,23 +84,6 @@ async def test_stopping_while_the_database_is_unreachable_keeps_the_batch_uncomm
         await writing
 
 
-BBO = Table(
-    "book_bbo",
-    (
-        "ts",
-        "exchange",
-        "symbol",
-        "venue_seq",
-        "book_seq",
-        "bid_price",
-        "bid_qty",
-        "ask_price",
-        "ask_qty",
-        "receive_ts",
-    ),
-)
-
-
 def bbo_row(seq: int, bid: object = Decimal("61800.3")) -> tuple[object, ...]:
     ts = datetime(2024, 8, 8, 23, 54, 16, tzinfo=UTC)
     return (
@@ -126,19 +110,22 @@ async def test_a_batch_of_several_tables_lands_in_one_transaction_and_partial_re
 ) -> None:
     sink = TimescaleSink(migrated_database_url)
     first = await sink.write_batch(
-        {TRADES: [trade_row(str(i)) for i in range(10)], BBO: [bbo_row(i) for i in range(10)]}
+        {TRADES: [trade_row(str(i)) for i in range(10)], BOOK_BBO: [bbo_row(i) for i in range(10)]}
     )
     # Half new, half already there, and one row twice in the same batch: the direct COPY fails
     # on the key, the batch goes again through the staging table.
     again = await sink.write_batch(
-        {TRADES: [trade_row(str(i)) for i in [*range(5, 15), 14]], BBO: [bbo_row(i) for i in range(10, 20)]}
+        {
+            TRADES: [trade_row(str(i)) for i in [*range(5, 15), 14]],
+            BOOK_BBO: [bbo_row(i) for i in range(10, 20)],
+        }
     )
     # The table that met a duplicate goes back to the direct COPY after a clean merge.
     fresh = await sink.write_batch({TRADES: [trade_row(str(i)) for i in range(15, 20)]})
     await sink.close()
-    assert (first[TRADES].inserted, first[TRADES].duplicates, first[BBO].inserted) == (10, 0, 10)
+    assert (first[TRADES].inserted, first[TRADES].duplicates, first[BOOK_BBO].inserted) == (10, 0, 10)
     assert (again[TRADES].inserted, again[TRADES].duplicates) == (5, 6)
-    assert (again[BBO].inserted, again[BBO].duplicates) == (10, 0)
+    assert (again[BOOK_BBO].inserted, again[BOOK_BBO].duplicates) == (10, 0)
     assert (fresh[TRADES].inserted, fresh[TRADES].duplicates) == (5, 0)
     assert count(migrated_database_url) == 20
     assert len(table_rows(migrated_database_url, "book_bbo", "venue_seq")) == 20
@@ -147,8 +134,8 @@ async def test_a_batch_of_several_tables_lands_in_one_transaction_and_partial_re
 async def test_binary_and_text_copies_store_the_same_rows(migrated_database_url: str) -> None:
     """A value the binary COPY refuses (a float for a numeric column) sends the batch as text."""
     sink = TimescaleSink(migrated_database_url)
-    await sink.write(BBO, [bbo_row(1, Decimal("61800.25")), bbo_row(2, Decimal("61800.50"))])
-    result = await sink.write(BBO, [bbo_row(3, 61800.25), bbo_row(4, 61800.5)])
+    await sink.write(BOOK_BBO, [bbo_row(1, Decimal("61800.25")), bbo_row(2, Decimal("61800.50"))])
+    result = await sink.write(BOOK_BBO, [bbo_row(3, 61800.25), bbo_row(4, 61800.5)])
     await sink.close()
     assert result.inserted == 2
     rows = table_rows(migrated_database_url, "book_bbo", "venue_seq")

@@ -29,10 +29,10 @@ from fastapi.security import APIKeyHeader
 from schemas.venue import AmendCommand, CancelCommand, SubmitCommand, VenueId
 from services.matching.gateway.commands import CommandNotAccepted, CommandPublisher, OrderCommand
 from services.matching.gateway.limits import (
-    BodySizeLimit,
     RateLimited,
-    RateLimiter,
     rate_limited_response,
+    refuse,
+    take,
     validation_problem,
 )
 from services.matching.gateway.market import MarketData, Stream
@@ -47,6 +47,7 @@ from services.matching.gateway.models import (
 )
 from services.matching.gateway.orders import OrderStatusReader, OrderStoreUnavailable
 from services.matching.gateway.settings import GatewaySettings
+from services.runtime.http_limits import BodyLimitMiddleware, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +79,14 @@ def create_app(
     market: MarketData,
 ) -> FastAPI:
     accounts_by_key = gateway.accounts_by_key()
-    per_key = RateLimiter(gateway.rate_limit_per_s, gateway.rate_limit_burst)
-    per_address = RateLimiter(gateway.rate_limit_per_s * 4, gateway.rate_limit_burst * 4)
+    # A burst of rate_limit_burst requests, then rate_limit_per_s a second (x4 per address).
+    burst_s = gateway.rate_limit_burst / gateway.rate_limit_per_s
+    per_key = RateLimiter(gateway.rate_limit_per_s, burst_s)
+    per_address = RateLimiter(gateway.rate_limit_per_s * 4, burst_s)
 
     def account_of(request: Request, api_key: Annotated[str | None, Depends(_api_key)]) -> str:
         address = request.client.host if request.client else "unknown"
-        per_address.take(address)  # before the key check: guessing keys is limited too
+        take(per_address, address)  # before the key check: guessing keys is limited too
         account = None
         if api_key:
             # Constant-time compare against every key: no timing hint about which prefix matched.
@@ -97,7 +100,7 @@ def create_app(
                 extra={"client": address, "path": request.url.path, "key_given": bool(api_key)},
             )
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown API key")
-        per_key.take(account)
+        take(per_key, account)
         return account
 
     Account = Annotated[str, Depends(account_of)]
@@ -127,7 +130,7 @@ def create_app(
         ),
     )
 
-    app.add_middleware(BodySizeLimit, max_bytes=gateway.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=gateway.max_body_bytes, refuse=refuse)
     app.add_exception_handler(RequestValidationError, validation_problem)
 
     @app.exception_handler(RateLimited)
