@@ -5,15 +5,13 @@ A leading underscore keeps it out of ``make bench``, which runs every other file
 
 import os
 import subprocess
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.db.migrate import migrate
+from services.db.scratch import scratch_database
 from services.runtime.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -51,13 +49,5 @@ async def drop_topics(settings: Settings) -> None:
 @contextmanager
 def private_database(admin_url: str, prefix: str = "bench") -> Iterator[str]:
     """A fresh, migrated database beside ``admin_url``'s for one run; dropped afterwards."""
-    database = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    try:
-        url = admin_url.rsplit("/", 1)[0] + "/" + database
-        migrate(url, timescale="auto")
+    with scratch_database(admin_url, prefix) as url:
         yield url
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 
+from services.db.scratch import scratch_database
 from services.runtime.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -77,21 +77,11 @@ def database_admin_url(servers: Servers) -> str:
     return servers.database_url
 
 
-def _with_database(url: str, name: str) -> str:
-    return url.rsplit("/", 1)[0] + "/" + name
-
-
 @pytest.fixture
 def fresh_database_url(database_admin_url: str) -> Iterator[str]:
     """A newly created, empty database on the real server; dropped afterwards."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(database_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_database(database_admin_url, name)
-    finally:
-        with psycopg.connect(database_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(database_admin_url, "test", migrated=False) as url:
+        yield url
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import TOPICS
-from services.db.migrate import migrate
+from services.db.scratch import create_database, drop_database
 from services.ingest.replay import replay_capture
 from services.registry import build_processor
 from services.runtime.settings import Settings
@@ -52,20 +52,15 @@ _CREATED: dict[str, list[str]] = {}
 
 def new_database(admin_url: str) -> str:
     """A fresh, migrated database on the server of ``admin_url``; returns its URL."""
-    name = f"system_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    _CREATED.setdefault(admin_url, []).append(name)
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    migrate(url, timescale="auto")
+    url = create_database(admin_url, "system")
+    _CREATED.setdefault(admin_url, []).append(url)
     return url
 
 
 def drop_databases(admin_url: str) -> None:
     """Drop every database ``new_database`` made on this server (the shared one is not a dump)."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        for name in _CREATED.pop(admin_url, []):
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for url in _CREATED.pop(admin_url, []):
+        drop_database(admin_url, url)
 
 
 def isolated(settings: Settings, admin_url: str) -> Settings:
