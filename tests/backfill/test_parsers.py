@@ -60,18 +60,22 @@ BINANCE_FUNDING = [
     },
 ]
 
-# .../rest-api/Open-Interest-Statistics "Response Example" (timestamps as the page shows them, strings)
+# .../rest-api/Open-Interest-Statistics "Response Example", as the page shows it now (timestamps as
+# strings; CMCCirculatingSupply, "circulating supply provided by CMC", was added after the first
+# version of the page and is not read)
 BINANCE_OI = [
     {
         "symbol": "BTCUSDT",
         "sumOpenInterest": "20403.63700000",
         "sumOpenInterestValue": "150570784.07809979",
+        "CMCCirculatingSupply": "165880.538",
         "timestamp": "1583127900000",
     },
     {
         "symbol": "BTCUSDT",
         "sumOpenInterest": "20401.36700000",
         "sumOpenInterestValue": "149940752.14464448",
+        "CMCCirculatingSupply": "165900.14853",
         "timestamp": "1583128200000",
     },
 ]
@@ -255,7 +259,7 @@ def test_bybit_funding_request_sends_both_times() -> None:
 
 # --- Hyperliquid -----------------------------------------------------------------------------------
 
-# hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint "Candle snapshot" example
+# hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint "Candle snapshot", 200: OK
 HYPERLIQUID_CANDLES = [
     {
         "T": 1681924499999,
@@ -271,7 +275,7 @@ HYPERLIQUID_CANDLES = [
     }
 ]
 
-# .../info-endpoint/perpetuals "Retrieve historical funding rates" example
+# .../info-endpoint/perpetuals "Retrieve historical funding rates", 200: OK
 HYPERLIQUID_FUNDING = [
     {"coin": "ETH", "fundingRate": "-0.00022196", "premium": "-0.00052196", "time": 1683849600076}
 ]
@@ -321,7 +325,7 @@ def test_hyperliquid_keeps_only_the_most_recent_5000_candles() -> None:
 
 # --- Binance COIN-M --------------------------------------------------------------------------------
 
-# developers.binance.com/docs/derivatives/coin-margined-futures/market-data/Kline-Candlestick-Data
+# developers.binance.com/docs/derivatives/coin-margined-futures/market-data/rest-api/Kline-Candlestick-Data
 # "Response Example" (volume in contracts, then the base asset volume)
 BINANCE_COINM_KLINES = [
     [
@@ -340,8 +344,8 @@ BINANCE_COINM_KLINES = [
     ]
 ]
 
-# .../coin-margined-futures/market-data/Open-Interest-Statistics "Response Example"
-# (sumOpenInterest in contracts, sumOpenInterestValue in the base asset)
+# developers.binance.com/docs/derivatives/coin-margined-futures/market-data/rest-api/Open-Interest-Statistics
+# "Response Example" (sumOpenInterest "unit: cont", sumOpenInterestValue "unit: base asset")
 BINANCE_COINM_OI = [
     {
         "pair": "BTCUSD",
@@ -349,7 +353,21 @@ BINANCE_COINM_OI = [
         "sumOpenInterest": "20403",
         "sumOpenInterestValue": "176196512.23400000",
         "timestamp": 1591261042378,
-    }
+    },
+    {
+        "pair": "BTCUSD",
+        "contractType": "CURRENT_QUARTER",
+        "sumOpenInterest": "20401",
+        "sumOpenInterestValue": "176178704.98700000",
+        "timestamp": 1583128200000,
+    },
+]
+
+# .../coin-margined-futures/market-data/rest-api/Get-Funding-Rate-History-of-Perpetual-Futures
+# "Response Example" (no markPrice on COIN-M)
+BINANCE_COINM_FUNDING = [
+    {"symbol": "BTCUSD_PERP", "fundingTime": 1596038400000, "fundingRate": "-0.00300000"},
+    {"symbol": "BTCUSD_PERP", "fundingTime": 1596067200000, "fundingRate": "-0.00300000"},
 ]
 
 
@@ -368,12 +386,27 @@ def test_binance_coinm_klines_doc_example_in_base_units() -> None:
 def test_binance_coinm_open_interest_doc_example_and_request() -> None:
     history = history_for(ExchangeId.BINANCE_COINM, CATALOG)
     btc = _instrument(ExchangeId.BINANCE_COINM, "BTCUSD_PERP")
-    [oi] = history.parse(What.OI, btc, BINANCE_COINM_OI, 300, RECEIVED)
+    oi, second = history.parse(What.OI, btc, BINANCE_COINM_OI, 300, RECEIVED)
     assert isinstance(oi, OpenInterest)
+    assert isinstance(second, OpenInterest)
     assert oi.open_interest == Decimal("176196512.23400000")
     assert oi.open_interest_notional == Decimal(20403) * Decimal(100)
+    assert second.open_interest == Decimal("176178704.98700000")
+    assert second.exchange_ts == 1583128200000 * NS_PER_MS
     request = history.request(What.OI, btc, Window(0, 300 * 10**9), 60)
     assert request.path == "/futures/data/openInterestHist"
     assert request.params["pair"] == "BTCUSD"
     assert request.params["contractType"] == "PERPETUAL"
     assert "symbol" not in request.params
+
+
+def test_binance_coinm_funding_doc_example_has_no_mark_price() -> None:
+    history = history_for(ExchangeId.BINANCE_COINM, CATALOG)
+    btc = _instrument(ExchangeId.BINANCE_COINM, "BTCUSD_PERP")
+    first, second = history.parse(What.FUNDING, btc, BINANCE_COINM_FUNDING, 60, RECEIVED)
+    assert isinstance(first, Funding)
+    assert isinstance(second, Funding)
+    assert first.exchange_ts == 1596038400000 * NS_PER_MS
+    assert first.rate == second.rate == Decimal("-0.00300000")
+    assert first.mark_price is None
+    assert second.exchange_ts - first.exchange_ts == 8 * 3600 * 10**9

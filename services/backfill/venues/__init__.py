@@ -176,29 +176,12 @@ def _discover() -> dict[ExchangeId, type[VenueHistory]]:
 
 _HISTORY = _discover()
 
-# Venues whose history endpoints are documented but have no module here yet, with the endpoints
-# a module would read; ``capability_table`` lists them so the gap is visible, not silent.
-NOT_YET: dict[ExchangeId, str] = {
-    ExchangeId.OKX: "klines /api/v5/market/history-candles, funding /api/v5/public/funding-rate-history, "
-    "oi /api/v5/rubik/stat/contracts/open-interest-history",
-    ExchangeId.BITGET: "klines /api/v2/mix/market/history-candles, funding /api/v2/mix/market/history-fund-rate",
-    ExchangeId.GATEIO: "klines /futures/{settle}/candlesticks, funding /futures/{settle}/funding_rate, "
-    "oi /futures/{settle}/contract_stats",
-    ExchangeId.DERIBIT: "klines /public/get_tradingview_chart_data, funding /public/get_funding_rate_history",
-    ExchangeId.BITMEX: "klines /api/v1/trade/bucketed, funding /api/v1/funding",
-    ExchangeId.KUCOIN_FUTURES: "klines /api/v1/kline/query, funding /api/v1/contract/funding-rates",
-    ExchangeId.MEXC: "klines /api/v1/contract/kline/{symbol}, funding /api/v1/contract/funding_rate/history",
-    ExchangeId.PHEMEX: "klines /exchange/public/md/v2/kline/list, funding /api-data/public/data/funding-rate-history",
-    ExchangeId.COINDCX: "klines /market_data/candlesticks (pair=B-..._USDT)",
-}
-
 
 def history_for(exchange: ExchangeId, catalog: InstrumentCatalog) -> VenueHistory:
     try:
         return _HISTORY[exchange](catalog)
     except KeyError:
-        extra = f" (documented: {NOT_YET[exchange]})" if exchange in NOT_YET else ""
-        raise NotImplementedError(f"no backfill module for {exchange.value} yet{extra}") from None
+        raise NotImplementedError(f"no backfill module for {exchange.value}") from None
 
 
 def backfill_exchanges() -> list[ExchangeId]:
@@ -219,8 +202,4 @@ def capability_table() -> list[dict[str, str]]:
             else:
                 status, detail = "not offered", history.not_offered.get(what, "")
             rows.append({"exchange": exchange.value, "what": what.value, "status": status, "detail": detail})
-    for exchange, endpoints in sorted(NOT_YET.items(), key=lambda item: item[0].value):
-        rows.append(
-            {"exchange": exchange.value, "what": "*", "status": "not implemented", "detail": endpoints}
-        )
     return rows
