@@ -19,12 +19,15 @@ with ``time.perf_counter_ns`` around every call for p50/p99/p99.9 latency (the t
 own cost is printed once).  The ratio is engine ops/s divided by baseline ops/s.  The
 garbage collector stays on with default thresholds, as in a service that does not
 tune it; ``--gc off`` shows how much of the cost is the collector walking a large
-live heap (the inserts book grows to ~235,000 resting orders).
+live heap (the inserts book grows to ~235,000 resting orders).  Throughput passes use
+wall time; ``--clock cpu`` times them in this process's CPU time instead, which other
+processes on a loaded, shared machine do not inflate (the load average is printed).
 """
 
 import argparse
 import gc
 import heapq
+import os
 import platform
 import random
 import statistics
@@ -331,28 +334,30 @@ def to_jsonl(commands: Sequence[Command]) -> list[bytes]:
     return lines
 
 
-def runner_throughput(lines: Sequence[bytes], prefix: int) -> float:
+def runner_throughput(lines: Sequence[bytes], prefix: int, clock: Callable[[], float]) -> float:
     """JSON decode + core + JSON encode, as ``perpwatch venue run`` does (minus stdout)."""
     engine = MatchingEngine()
     for _ in run_to_jsonl(lines[: prefix + 1], engine):
         pass
     timed = lines[prefix + 1 :]
     gc.collect()
-    start = time.perf_counter()
+    start = clock()
     for _ in run_to_jsonl(timed, engine):
         pass
-    return len(timed) / (time.perf_counter() - start)
+    return len(timed) / (clock() - start)
 
 
 # Measurement -------------------------------------------------------------------------
 
 
-def throughput(process: Callable[[Command], object], commands: Sequence[Command]) -> float:
+def throughput(
+    process: Callable[[Command], object], commands: Sequence[Command], clock: Callable[[], float]
+) -> float:
     gc.collect()  # start every pass from the same collector state (works with gc disabled too)
-    start = time.perf_counter()
+    start = clock()
     for command in commands:
         process(command)
-    return len(commands) / (time.perf_counter() - start)
+    return len(commands) / (clock() - start)
 
 
 def latencies(process: Callable[[Command], object], commands: Sequence[Command]) -> list[int]:
@@ -394,7 +399,9 @@ def _prepared_baseline(commands: Sequence[Command], prefix: int) -> BaselineBook
     return baseline
 
 
-def run_workload(name: str, commands: list[Command], prefix: int, repeat: int) -> None:
+def run_workload(
+    name: str, commands: list[Command], prefix: int, repeat: int, clock: Callable[[], float]
+) -> None:
     """Time ``commands[prefix:]``; the prefix (book warm-up) runs untimed first.
 
     Engine and baseline passes alternate ``repeat`` times on fresh state so that a
@@ -408,12 +415,12 @@ def run_workload(name: str, commands: list[Command], prefix: int, repeat: int) -
     for _ in range(repeat):
         engine = _prepared_engine(commands, prefix)
         before = engine.seq
-        engine_rates.append(throughput(engine.process, timed))
+        engine_rates.append(throughput(engine.process, timed, clock))
         events_per_op = (engine.seq - before) / len(timed)
         resting = len(engine.live_orders())
         del engine
         baseline = _prepared_baseline(commands, prefix)
-        baseline_rates.append(throughput(baseline.process, timed))
+        baseline_rates.append(throughput(baseline.process, timed, clock))
         del baseline
     engine = _prepared_engine(commands, prefix)
     samples = latencies(engine.process, timed)
@@ -453,19 +460,29 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="on",
         help="'off' disables the cyclic garbage collector during the run, to show its share",
     )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="'cpu' times passes in this process's CPU time: steadier on a shared, loaded machine",
+    )
     args = parser.parse_args(argv)
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
     if args.gc == "off":
         gc.disable()
 
     print(f"python {platform.python_version()} ({platform.python_implementation()}) on {platform.machine()}")
-    print(f"timer overhead (perf_counter_ns pair, median): {timer_overhead_ns():.0f} ns; gc {args.gc}")
+    print(
+        f"timer overhead (perf_counter_ns pair, median): {timer_overhead_ns():.0f} ns; gc {args.gc}; "
+        f"clock {args.clock}; load average {os.getloadavg()[0]:.2f}"
+    )
     if args.workload in ("inserts", "all"):
-        run_workload("inserts", inserts_workload(args.ops, args.seed), 0, args.repeat)
+        run_workload("inserts", inserts_workload(args.ops, args.seed), 0, args.repeat, clock)
     if args.workload in ("mix", "all"):
         commands = mix_workload(args.ops, args.seed)
         prefix = len(commands) - args.ops
-        run_workload("mix", commands, prefix, args.repeat)
-        rate = runner_throughput(to_jsonl(commands), prefix)
+        run_workload("mix", commands, prefix, args.repeat, clock)
+        rate = runner_throughput(to_jsonl(commands), prefix, clock)
         print(f"  runner    {rate:>12,.0f} ops/s  (JSONL decode + core + event encode, one pass)")
 
 

@@ -26,6 +26,7 @@ from collections import OrderedDict
 
 from sortedcontainers import SortedDict
 
+from .commands import SubmitOrder
 from .symbols import SymbolSpec
 
 
@@ -52,35 +53,23 @@ class Order:
         "visible",
     )
 
-    def __init__(
-        self,
-        order_id: int,
-        symbol: str,
-        account: str,
-        client_order_id: str,
-        side: int,
-        order_type: int,
-        tif: int,
-        price: int | None,
-        stop_price: int | None,
-        quantity: int,
-        display: int,
-        stp: int,
-    ) -> None:
+    def __init__(self, order_id: int, command: SubmitOrder) -> None:
+        # Read straight from the accepted command: one call and no argument shuffling
+        # on the submit path, which creates an order per command.
         self.order_id = order_id
-        self.symbol = symbol
-        self.account = account
-        self.client_order_id = client_order_id
-        self.side = side
-        self.order_type = order_type
-        self.tif = tif
-        self.price = price
-        self.stop_price = stop_price
-        self.quantity = quantity
+        self.symbol = command.symbol
+        self.account = command.account
+        self.client_order_id = command.client_order_id
+        self.side = command.side
+        self.order_type = command.order_type
+        self.tif = command.tif
+        self.price = command.price
+        self.stop_price = command.stop_price
+        self.quantity = command.quantity
         self.filled = 0
         self.visible = 0
-        self.display = display
-        self.stp = stp
+        self.display = command.display_quantity or 0
+        self.stp = command.stp
         # Set once a stop order has fired; it then behaves as a plain market/limit order.
         self.triggered = False
 

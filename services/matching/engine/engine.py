@@ -24,7 +24,14 @@ Design (see also :mod:`.book` for the data layout and :mod:`.events` for the eve
   (breadth-first cascade), all within the same command.
 
 The hot path (submit, cancel, match, rest, publish) trades some repetition for fewer
-Python calls and attribute loads; each call costs ~80 ns on CPython 3.11.
+Python calls and attribute loads; each call costs ~80 ns on CPython 3.11.  The two
+most common commands take a shorter path: a plain limit (GTC/IOC, no stop, iceberg,
+self-trade prevention or price band) skips the full validation, and if it is GTC and
+does not cross it rests without the touched-level bookkeeping; a cancel of a resting
+order likewise changes one level.  Both emit that level's L2 delta directly and a BBO
+only when the level is the top of its side: elsewhere the top did not change, and
+``book.bbo`` always equals the top between commands.  ``tests/matching/test_fast_paths.py``
+checks them against the general path.
 """
 
 from bisect import bisect_left, insort
@@ -194,39 +201,76 @@ class MatchingEngine:
             return
         key = (command.account, command.client_order_id)
         used_ids = self._used_ids
-        if key in used_ids or key in self._live:
+        live = self._live
+        if key in used_ids or key in live:
             self._reject(command, "submit", reasons.DUPLICATE_CLIENT_ORDER_ID, events)
             return
-        reason = self._check_submit(book, command)
-        if reason is not None:
-            self._reject(command, "submit", reason, events)
-            return
+        side = command.side
+        price = command.price
+        quantity = command.quantity
+        tif = command.tif
+        spec = book.spec
+        # A plain GTC/IOC limit, the bulk of any flow, passes exactly these of
+        # _check_submit's rules; any other order gets the full check and its first reason.
+        plain = (
+            command.order_type == LIMIT
+            and tif in (GTC, IOC)
+            and side in (BUY, SELL)
+            and price is not None
+            and 0 < price <= MAX_UNITS
+            and spec.min_qty <= quantity <= MAX_UNITS
+            and command.stop_price is None
+            and command.display_quantity is None
+            and command.stp == STP_NONE
+            and spec.price_band_bps is None
+        )
+        if not plain:
+            reason = self._check_submit(book, command)
+            if reason is not None:
+                self._reject(command, "submit", reason, events)
+                return
         order_id = self._next_order_id
         self._next_order_id = order_id + 1
-        quantity = command.quantity
-        order = Order(
-            order_id,
-            command.symbol,
-            command.account,
-            command.client_order_id,
-            command.side,
-            command.order_type,
-            command.tif,
-            command.price,
-            command.stop_price,
-            quantity,
-            command.display_quantity or 0,
-            command.stp,
-        )
+        order = Order(order_id, command)
         used_ids.add(key)
         used_order = self._used_order
         used_order.append(key)
         if len(used_order) > self._id_window:
             used_ids.discard(used_order.popleft())
-        self._live[key] = order
+        live[key] = order
         seq = self._seq = self._seq + 1
-        events.append((ORDER, seq, order, ACCEPTED, order.price, quantity, 0, quantity, None))
-        if order.stop_price is not None:
+        events.append((ORDER, seq, order, ACCEPTED, price, quantity, 0, quantity, None))
+        if plain and tif == GTC:
+            assert price is not None
+            if side == BUY:
+                opposite, levels, keys, book_key = book.ask_keys, book.bids, book.bid_keys, price
+                rests = not opposite or -opposite[-1] > price
+            else:
+                opposite, levels, keys, book_key = book.bid_keys, book.asks, book.ask_keys, -price
+                rests = not opposite or opposite[-1] < price
+            if rests:
+                # What _execute then _publish do for a plain limit that does not cross,
+                # without the touched-level bookkeeping: rest it whole, one L2 delta and,
+                # only if it is now the top of its side, the BBO (below the top, the top is
+                # unchanged and so still equal to ``book.bbo``, published after the last
+                # command).
+                order.visible = quantity
+                level = levels.get(price)
+                if level is None:
+                    level = levels[price] = PriceLevel(price)
+                    if not keys or book_key > keys[-1]:
+                        keys.append(book_key)
+                    else:
+                        insort(keys, book_key)
+                level.orders[order_id] = order
+                visible = level.visible = level.visible + quantity
+                l2_seq = book.l2_seq = book.l2_seq + 1
+                seq = self._seq = seq + 1
+                events.append((L2, seq, book.symbol, side, price, visible, l2_seq))
+                if book_key == keys[-1]:
+                    self._publish_bbo(book, events)
+                return
+        elif order.stop_price is not None:
             self._park_stop(book, order)
             return
         self._execute(book, order, events)
@@ -240,21 +284,50 @@ class MatchingEngine:
             self._reject(command, "cancel", reasons.UNKNOWN_SYMBOL, events)
             return
         key = (command.account, command.client_order_id)
-        order = self._live.get(key)
+        live = self._live
+        order = live.get(key)
         if order is None or order.symbol != command.symbol:
             self._reject(command, "cancel", reasons.UNKNOWN_ORDER, events)
             return
-        del self._live[key]
-        filled = order.filled
+        del live[key]
+        price = order.price
         seq = self._seq = self._seq + 1
-        event = (ORDER, seq, order, CANCELLED, order.price, order.quantity, filled, 0, reasons.USER_CANCEL)
+        events.append(
+            (ORDER, seq, order, CANCELLED, price, order.quantity, order.filled, 0, reasons.USER_CANCEL)
+        )
         if order.stop_price is not None and not order.triggered:
             self._unpark_stop(book, order)
-            events.append(event)
             return
-        self._unrest(book, order)
-        events.append(event)
-        self._publish(book, events)
+        assert price is not None
+        # What _unrest then _publish do for this one level, without the touched-level
+        # bookkeeping: an L2 delta if its displayed quantity changed and, only if it was the
+        # top of its side, the BBO (below the top, the top still equals ``book.bbo``).
+        if order.side == BUY:
+            levels, keys, book_key = book.bids, book.bid_keys, price
+        else:
+            levels, keys, book_key = book.asks, book.ask_keys, -price
+        level = levels[price]
+        orders = level.orders
+        del orders[order.order_id]
+        before = level.visible
+        level.visible = before - order.visible
+        order.visible = 0
+        at_top = keys[-1] == book_key
+        if orders:
+            now = level.visible
+        else:
+            now = 0
+            del levels[price]
+            if at_top:
+                keys.pop()
+            else:
+                del keys[bisect_left(keys, book_key)]
+        if now != before:
+            l2_seq = book.l2_seq = book.l2_seq + 1
+            seq = self._seq = seq + 1
+            events.append((L2, seq, book.symbol, order.side, price, now, l2_seq))
+        if at_top:
+            self._publish_bbo(book, events)
 
     def _amend(self, command: AmendOrder, events: list[Event]) -> None:
         book = self._books.get(command.symbol)
@@ -557,7 +630,6 @@ class MatchingEngine:
         live = self._live
         trade_id = self._next_trade_id
         seq = self._seq
-        has_stops = bool(book.buy_stops) or bool(book.sell_stops)
         stopped = False
         while remaining and keys:
             key = keys[-1]
@@ -569,7 +641,8 @@ class MatchingEngine:
                 touched[price] = level.visible
             orders = level.orders
             done: list[Order] = []
-            refill: list[Order] = []
+            # Only icebergs whose displayed slice ran out; None until one does.
+            refill: list[Order] | None = None
             traded = False
             for maker in orders.values():
                 if stp and maker.account == account:
@@ -628,6 +701,8 @@ class MatchingEngine:
                     events.append((ORDER, seq, maker, FILLED, price, maker_quantity, filled, 0, None))
                 else:
                     if visible == quantity:
+                        if refill is None:
+                            refill = []
                         refill.append(maker)
                     events.append(
                         (
@@ -647,17 +722,18 @@ class MatchingEngine:
             for maker in done:
                 del orders[maker.order_id]
                 del live[(maker.account, maker.client_order_id)]
-            for maker in refill:
-                open_quantity = maker.quantity - maker.filled
-                maker.visible = maker.display if maker.display < open_quantity else open_quantity
-                level.visible += maker.visible
-                orders.move_to_end(maker.order_id)
+            if refill is not None:
+                for maker in refill:
+                    open_quantity = maker.quantity - maker.filled
+                    maker.visible = maker.display if maker.display < open_quantity else open_quantity
+                    level.visible += maker.visible
+                    orders.move_to_end(maker.order_id)
             if not orders:
                 del levels[price]
                 keys.pop()
             if traded:
                 book.last_price = price
-                if has_stops:
+                if book.buy_stops or book.sell_stops:
                     self._collect_triggers(book, price)
             if stopped:
                 break
@@ -799,6 +875,11 @@ class MatchingEngine:
                     events.append((L2, seq, symbol, SELL, price, now, l2_seq))
             touched_asks.clear()
         book.l2_seq = l2_seq
+        self._seq = seq
+        self._publish_bbo(book, events)
+
+    def _publish_bbo(self, book: OrderBook, events: list[Event]) -> None:
+        """Emit a BBO if the top of book differs from the last one published."""
         bid_keys = book.bid_keys
         ask_keys = book.ask_keys
         bid_price = bid_keys[-1] if bid_keys else 0
@@ -811,9 +892,8 @@ class MatchingEngine:
         )
         if bbo != book.bbo:
             book.bbo = bbo
-            seq += 1
-            events.append((BBO, seq, symbol, bid_price, bbo[1], ask_price, bbo[3], l2_seq))
-        self._seq = seq
+            seq = self._seq = self._seq + 1
+            events.append((BBO, seq, book.symbol, bid_price, bbo[1], ask_price, bbo[3], book.l2_seq))
 
     # Snapshots -----------------------------------------------------------------------
 

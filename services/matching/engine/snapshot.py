@@ -13,6 +13,7 @@ import hashlib
 import orjson
 
 from .book import Order
+from .commands import SubmitOrder
 
 SNAPSHOT_FORMAT = 1
 
@@ -76,17 +77,19 @@ def order_from_plain(symbol: str, plain: object) -> Order:
     ) = plain_list(plain)
     order = Order(
         plain_int(order_id),
-        symbol,
-        plain_str(account),
-        plain_str(client_order_id),
-        plain_int(side),
-        plain_int(order_type),
-        plain_int(tif),
-        plain_optional_int(price),
-        plain_optional_int(stop_price),
-        plain_int(quantity),
-        plain_int(display),
-        plain_int(stp),
+        SubmitOrder(
+            symbol,
+            plain_str(account),
+            plain_str(client_order_id),
+            plain_int(side),
+            plain_int(order_type),
+            plain_int(quantity),
+            plain_optional_int(price),
+            plain_int(tif),
+            plain_optional_int(stop_price),
+            plain_int(display) or None,
+            plain_int(stp),
+        ),
     )
     order.filled = plain_int(filled)
     order.visible = plain_int(visible)
