@@ -57,7 +57,7 @@ schemas: $(BIN)/.installed ## Regenerate schemas/json, schemas/examples and sche
 system: deps ## Every system test (tests/system): faults, 10,000 bad records per topic, the long ones too
 	PERPWATCH_SYSTEM_LONG=1 PERPWATCH_SYSTEM_BAD_RECORDS=10000 $(BIN)/pytest tests/system
 
-report: deps ## The pipeline under faults on the local stack -> reports/system.md with plots (~10 min)
+report: deps ## The pipeline under faults on a private Kafka + PostgreSQL -> reports/system.md with plots (~10 min)
 	$(BIN)/python -m benchmarks.pipeline
 
 soak: deps ## report plus a 30-minute soak on the simulator with a fault a minute (SOAK_MINUTES=30)

@@ -42,6 +42,11 @@ class TopicContract:
     description: str
     cleanup_policy: str = "delete"
 
+    @property
+    def keyed_by_instrument(self) -> bool:
+        """Whether a record's key must be its payload's ``exchange:symbol`` (the runtime checks it)."""
+        return self.key == _INSTRUMENT_KEY
+
     def retention_text(self) -> str:
         if self.retention_ms < 0:
             return "forever"

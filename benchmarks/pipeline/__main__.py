@@ -1,7 +1,10 @@
 """``make report`` / ``python -m benchmarks.pipeline``: the pipeline under faults, as reports/system.md.
 
-Runs the stream services as real processes on the local stack (``make up``'s Kafka and
-PostgreSQL; nothing is stopped), each run in a namespace and database of its own:
+Runs the stream services as real processes, each run in a namespace and database of its own, on a
+private Kafka and PostgreSQL started for the run on free ports and removed after (``--stack
+private``, the default: a 30-minute soak must not load the stack other work shares), or on the
+local stack (``--stack local``: ``PERPWATCH_KAFKA_BOOTSTRAP``/``PERPWATCH_DATABASE_URL``, else
+``make up``'s; nothing is stopped):
 
 1. the no-fault run of the real Binance USD-M capture (the reference);
 2. the same input with each fault (kill -9 mid-replay then restart, SIGSTOP 20 s, a second
@@ -24,13 +27,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from services.runtime.paths import binance_capture
 from services.runtime.settings import Settings
 from tests.integration.helpers import wait_until_ready
+from tests.integration.private_stack import running_private_stack
 from tests.system.pipeline import Pipeline, Snapshot, drop_databases, isolated
 from tests.system.test_faults import wait_mid_stream
 
@@ -181,7 +186,7 @@ def _rss_growth(timeline: Timeline) -> dict[str, tuple[float, float]]:
 
 def write_report(
     out_dir: Path, outcomes: list[Outcome], plots: dict[str, list[str]], soak_timeline: Timeline | None,
-    soak_minutes: float, latency: dict[str, float], command: str,
+    soak_minutes: float, latency: dict[str, float], command: str, servers: str,
 ) -> Path:  # fmt: skip
     lines = [
         "# perpwatch system report",
@@ -194,6 +199,8 @@ def write_report(
         "Input: the real Binance USD-M capture (`btcusdt_20240808.gz`) replayed through the live "
         "normalizer at full speed while the services run. Services: book-builder, market-recorder, "
         "liquidity, analytics (real `perpwatch run` processes).",
+        "",
+        f"Servers: {servers}.",
         "",
         "## The invariant per fault",
         "",
@@ -236,8 +243,9 @@ def write_report(
             "RSS is read after warm-up (the first third of the run) and at the end; lag is what the "
             "service's consumer group has not committed (read from Kafka every 10 s).",
             "",
-            "| service | RSS after warm-up (MB) | RSS at the end (MB) | max lag | rows/s | dead letters |",
-            "|---|---|---|---|---|---|",
+            "| service | RSS after warm-up (MB) | RSS at the end (MB) | max lag | lag at the end | rows/s "
+            "| dead letters |",
+            "|---|---|---|---|---|---|---|",
         ]
         for service, (first, last) in growth.items():
             mine = [x for x in soak_timeline.samples if x.service == service]
@@ -247,7 +255,7 @@ def write_report(
             rate = (rows[-1] - rows[0]) / span if len(rows) > 1 and span > 0 else 0.0
             lines.append(
                 f"| {service} | {first:.0f} | {last:.0f} | {max(lags) if lags else '-'} | "
-                f"{rate:.0f} | {mine[-1].dead_letters:.0f} |"
+                f"{lags[-1] if lags else '-'} | {rate:.0f} | {mine[-1].dead_letters:.0f} |"
             )
     lines += [
         "",
@@ -269,11 +277,31 @@ async def main() -> None:
     parser.add_argument("--faults", default="kill-book-builder,sigstop,replica",
                         help="comma list of: kill-<service>, sigstop, replica; 'none' for the reference only")  # fmt: skip
     parser.add_argument("--workdir", type=Path, default=Path(".state/report"))
+    parser.add_argument("--stack", choices=("private", "local"), default="private",
+                        help="private: a Kafka and PostgreSQL of the run's own (default); local: the shared stack")  # fmt: skip
     args = parser.parse_args()
+    with servers(args.stack, args.workdir) as (kafka, admin_url, described):
+        await report(args, kafka, admin_url, described)
+
+
+@contextmanager
+def servers(stack: str, workdir: Path) -> Iterator[tuple[str, str, str]]:
+    """Kafka bootstrap, database admin URL and a line for the report, for the run's lifetime."""
+    if stack == "private":
+        with running_private_stack(workdir / "stack") as private:
+            started = (
+                "a private Kafka and PostgreSQL started for this run (`deploy/local/stack.sh`, free ports)"
+            )
+            yield private.kafka_bootstrap, private.database_url, started
+        return
     kafka = os.environ.get("PERPWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     admin_url = os.environ.get(
         "PERPWATCH_DATABASE_URL", "postgresql://perpwatch:perpwatch@127.0.0.1:15432/perpwatch"
     )
+    yield kafka, admin_url, "the local stack shared with other work (`make up`'s Kafka and PostgreSQL)"
+
+
+async def report(args: argparse.Namespace, kafka: str, admin_url: str, described: str) -> None:
     base = Settings(kafka_bootstrap=kafka, database_url=admin_url, metrics_port=0, topic_partitions=3,
                     producer_linger_ms=2, sink_max_backoff_s=2.0)  # fmt: skip
     capture = binance_capture()
@@ -313,7 +341,9 @@ async def main() -> None:
         plots[f"Soak ({args.soak_minutes:g} min)"] = plot_timeline(soak_timeline, figures, "soak")
     drop_databases(admin_url)
     command = "python -m benchmarks.pipeline " + " ".join(sys.argv[1:])
-    path = write_report(args.out, outcomes, plots, soak_timeline, args.soak_minutes, latency, command.strip())
+    path = write_report(
+        args.out, outcomes, plots, soak_timeline, args.soak_minutes, latency, command.strip(), described
+    )
     print(f"wrote {path}")
     if not all(o.holds for o in outcomes):
         raise SystemExit(1)

@@ -34,7 +34,9 @@ def plot_timeline(timeline: Timeline, out_dir: Path, name: str) -> list[str]:
     services = sorted({s.service for s in timeline.samples})
     files = []
     figure, axes = plt.subplots(4, 1, figsize=(9, 11), sharex=True)
-    for service in services:
+    for index, service in enumerate(services):
+        # One color per service in every panel: a panel skips services it has nothing for.
+        color = f"C{index % 10}"
         mine = sorted((s for s in timeline.samples if s.service == service), key=lambda s: s.t)
         # A source (ingest) consumes nothing: its throughput is what it publishes.
         counter = "published" if all(math.isnan(s.consumed) for s in mine) else "consumed"
@@ -42,11 +44,11 @@ def plot_timeline(timeline: Timeline, out_dir: Path, name: str) -> list[str]:
             rates = _rates(mine, field)
             if rates:
                 label = f"{service} (published)" if field == "published" else service
-                axis.plot([t for t, _ in rates], [r for _, r in rates], label=label, linewidth=1)
+                axis.plot([t for t, _ in rates], [r for _, r in rates], label=label, linewidth=1, color=color)
         lags = [(t, behind) for t, name, behind in timeline.lags if name == service]
         if lags:
-            axes[1].plot([t for t, _ in lags], [v for _, v in lags], label=service, linewidth=1)
-        axes[2].plot([s.t for s in mine], [s.rss_mb for s in mine], label=service, linewidth=1)
+            axes[1].plot([t for t, _ in lags], [v for _, v in lags], label=service, linewidth=1, color=color)
+        axes[2].plot([s.t for s in mine], [s.rss_mb for s in mine], label=service, linewidth=1, color=color)
     axes[0].set_ylabel("records consumed / s")
     axes[1].set_ylabel("uncommitted input (records)")
     axes[2].set_ylabel("RSS (MB)")

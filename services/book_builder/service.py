@@ -39,6 +39,7 @@ from services.book_builder.checkpoints import (
     ensure_checkpoint_topic,
     read_checkpoints,
 )
+from services.book_builder.core.bounds import tick_bounds
 from services.book_builder.core.builder import (
     BookBuilder,
     BookInvalidated,
@@ -251,12 +252,8 @@ class BookBuilderProcessor:
     # --- records -------------------------------------------------------------------------
 
     def handle(self, record: ConsumerRecord[bytes, bytes], event: Any, out: Output) -> None:
+        # The runtime has checked that the record's key, if any, is this one.
         key = event.key.encode()
-        if record.key is not None and record.key != key:
-            # Applying it would corrupt the key's book and publish another venue's prices as its.
-            raise RejectedInput(
-                "key_mismatch", f"record key {_shown(record.key)} is not the payload's {event.key!r}"
-            )
         book = self._books.get(key)
         if book is None:
             self._admit(key, event)
@@ -356,18 +353,22 @@ class BookBuilderProcessor:
 
     def _new_book(self, exchange: ExchangeId, symbol: str, native_symbol: str, tp: TopicPartition) -> _Book:
         spec = spec_for(exchange)
+        builder = new_builder(
+            exchange,
+            native_symbol,
+            self.catalog,
+            depth=self.settings.book_depth,
+            depth_interval_ns=self._depth_interval_ns,
+        )
+        if self.catalog.lists(exchange, native_symbol):
+            # Prices are bounded by the instrument's tick (core.bounds); unknown ticks are 0.
+            builder.tick_bounds = tick_bounds(self.catalog.get(exchange, native_symbol).tick_size)
         return _Book(
             exchange=exchange,
             symbol=symbol,
             native_symbol=native_symbol,
             partition=tp,
-            builder=new_builder(
-                exchange,
-                native_symbol,
-                self.catalog,
-                depth=self.settings.book_depth,
-                depth_interval_ns=self._depth_interval_ns,
-            ),
+            builder=builder,
             metrics=BookMetrics.of(exchange.value, symbol),
             rest_resync=spec.snapshot_source is SnapshotSource.REST,
         )
@@ -466,11 +467,6 @@ class BookBuilderProcessor:
                 },
             ),
         )
-
-
-def _shown(key: bytes) -> str:
-    """A record key fit for a reason text, whatever its bytes."""
-    return repr(key[:200].decode("utf-8", "backslashreplace"))
 
 
 def book_bbo_row(top: BookTop) -> tuple[Any, ...]:

@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import ConsumerRecord
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +49,7 @@ from services.runtime.kafka import RebalanceHooks, make_consumer, make_producer
 from services.runtime.metrics import EVENTS_PUBLISHED, MESSAGES_CONSUMED, OFFSET_COMMITS
 from services.runtime.observability import Health, ObservabilityServer
 from services.runtime.process import run_process
+from services.runtime.publisher import send_in_batches
 from services.runtime.settings import Settings, get_settings
 from services.runtime.topics import ensure_topics, partitions_of
 
@@ -321,7 +320,7 @@ class MatchingService:
             venue.depth_at = now  # an aborted transaction exits the process: no retry to track
         await producer.begin_transaction()
         try:
-            await send_in_batches(producer, outgoing)
+            delivered = [future async for _, future in send_in_batches(producer, outgoing)]
             for letter in letters:
                 await venue.dead_letters.publish(letter)
             if snapshot_due:
@@ -331,6 +330,9 @@ class MatchingService:
                     "snapshot written",
                     extra={"partition": venue.tp.partition, "offset": snapshot.offset, "bytes": size},
                 )
+            # aiokafka commits a transaction even when one of its batches failed for good (only
+            # its future says so): every delivery is confirmed before the offsets go in.
+            await asyncio.gather(*delivered)
             await producer.send_offsets_to_transaction({venue.tp: venue.next_offset}, self.group_id)
             await producer.commit_transaction()
         except BaseException:
@@ -363,40 +365,6 @@ class MatchingService:
                 continue
             records.append((topic, value, symbol.encode()))
         return records
-
-
-async def send_in_batches(
-    producer: AIOKafkaProducer, outgoing: list[tuple[str, bytes, bytes | None]]
-) -> None:
-    """Queue a transaction's records, in order per partition, a batch at a time.
-
-    ``producer.send`` per record costs more than matching the command that made it (a pure-Python
-    murmur2 of the key, two coroutines and a future per record); here each key's partition is
-    hashed once per transaction and the records are appended to one ``BatchBuilder`` per topic
-    partition (a new one when it is full). Partitions are chosen by aiokafka's default
-    partitioner, exactly as ``send`` would (``make_producer`` sets no other); a record without a
-    key goes through ``send``, which picks its partition at random.
-    """
-    partition_of: dict[tuple[str, bytes], int] = {}
-    batches: dict[tuple[str, int], BatchBuilder] = {}
-    for topic, value, key in outgoing:
-        if key is None:
-            await producer.send(topic, value)
-            continue
-        partition = partition_of.get((topic, key))
-        if partition is None:
-            everyone = sorted(await producer.partitions_for(topic))
-            partition = partition_of[(topic, key)] = DefaultPartitioner()(key, everyone, everyone)
-        batch = batches.get((topic, partition))
-        if batch is None:
-            batch = batches[(topic, partition)] = producer.create_batch()
-        if batch.append(key=key, value=value, timestamp=None) is None:
-            await producer.send_batch(batch, topic, partition=partition)
-            batch = batches[(topic, partition)] = producer.create_batch()
-            if batch.append(key=key, value=value, timestamp=None) is None:
-                raise ValueError(f"a {len(value)}-byte record does not fit in an empty batch of {topic}")
-    for (topic, partition), batch in batches.items():
-        await producer.send_batch(batch, topic, partition=partition)
 
 
 def run_matching(settings: Settings) -> None:

@@ -22,7 +22,7 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
 from schemas.topics import TOPICS_BY_NAME
-from services.runtime.codec import event_key
+from services.runtime.codec import check_instrument_key, event_key
 from services.runtime.service import Output, Processor, RejectedInput
 
 BATCH_RECORDS = 2000
@@ -96,6 +96,9 @@ class _Feeder:
         self._decode = {
             name: custom.get(name, TOPICS_BY_NAME[name].payload.validate_json) for name in processor.inputs
         }
+        self._keyed_by_instrument = {
+            name for name in processor.inputs if TOPICS_BY_NAME[name].keyed_by_instrument
+        }
         self._offsets: Counter[str] = Counter()
         self._out = Output(service=processor.service)
         self._pending = 0
@@ -112,6 +115,8 @@ class _Feeder:
         )
         try:
             event = self._decode[envelope.topic](envelope.raw)
+            if envelope.topic in self._keyed_by_instrument:
+                check_instrument_key(key, event)
             self.processor.handle(record, event, self._out)
         except ValidationError:
             self.summary.rejected["validation_error"] += 1

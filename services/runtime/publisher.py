@@ -6,6 +6,12 @@ offsets after ``flush()`` could therefore lose every event of a failed batch. ``
 keeps each delivery future and ``confirm()`` awaits them all, raising ``DeliveryFailed`` if any
 failed.
 
+A batch of records goes out through ``send_records``: ``producer.send`` per record costs more
+than most cores spend on the event that made it (a pure-Python murmur2 of the key, two
+coroutines and a future per record), so ``send_in_batches`` hashes each key once per batch and
+appends the records to one ``BatchBuilder`` per topic partition: one delivery future per
+builder, confirmed like any other.
+
 Two modes:
 
 - plain (sources such as ingest and replay, which have no input offsets to commit): ``send()``
@@ -14,6 +20,13 @@ Two modes:
   ``commit(offsets, group_id)``, which confirms every delivery and commits the outputs and the
   consumed offsets in one Kafka transaction. A failure aborts the transaction, so consumers that
   read with ``isolation.level=read_committed`` never see a half-published batch.
+
+A producer that sent to a partition's former leader is not waited for: aiokafka refreshes its
+metadata after ``NotLeaderForPartition`` but can keep retrying the old leader until the request
+times out (aio-libs/aiokafka#1018; 15 s here), and a new producer recovers at once. aiokafka's
+only sign of it is the WARNING it logs for each retry, which ``StaleLeaderWatch`` reads: on the
+first one for a topic with deliveries outstanding, those deliveries are failed and the producer
+replaced (so it needs aiokafka's WARNING lines, which every log level but ERROR keeps).
 
 A producer that failed a delivery is not trusted again: after an ``OutOfOrderSequenceNumber``,
 a fencing or an exhausted retry, aiokafka's idempotent producer stays broken. ``replace()``
@@ -25,12 +38,15 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Mapping
+import weakref
+from collections import Counter as Tally
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, NotLeaderForPartitionError
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import RecordMetadata
 from prometheus_client import Counter
 from pydantic import BaseModel
@@ -71,13 +87,45 @@ class DeliveryFailed(Exception):
     """At least one record of a batch was not delivered; nothing of it may be committed."""
 
 
+# A record as it goes to the broker: broker-side topic name, value, key.
+Record = tuple[str, bytes, bytes | None]
+# A record with the partition it was queued on (None: the producer's partitioner chose).
+_Queued = tuple[str, bytes, bytes | None, int | None]
+
+
 @dataclass
 class _Pending:
-    topic: str
-    value: bytes
-    key: bytes | None
-    partition: int | None
+    """The records of one delivery future: a single ``send`` or a whole ``BatchBuilder``."""
+
+    records: list[_Queued]
     future: "asyncio.Future[object]"
+
+
+class StaleLeaderWatch(logging.Filter):
+    """Tells each started publisher the topics aiokafka's producers retry after NotLeaderForPartition.
+
+    Installed once on aiokafka's sender logger; it only reads records, never drops one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.publishers: weakref.WeakSet[Publisher] = weakref.WeakSet()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 2 and isinstance(args[0], TopicPartition):
+            error = args[1]
+            stale = (isinstance(error, type) and issubclass(error, NotLeaderForPartitionError)) or (
+                "NotLeaderForPartition" in str(error)
+            )
+            if stale:
+                for publisher in self.publishers:
+                    publisher.leader_moved(args[0].topic)
+        return True
+
+
+STALE_LEADERS = StaleLeaderWatch()
+logging.getLogger("aiokafka.producer.sender").addFilter(STALE_LEADERS)
 
 
 def transactional_id_for(settings: Settings, group_id: str) -> str:
@@ -103,11 +151,14 @@ class Publisher:
         self._pending: list[_Pending] = []
         self._lock = asyncio.Lock()
         self._in_transaction = False
+        # Topics this process's producers retried after NotLeaderForPartition since the last
+        # replacement; ``confirm`` gives up on a producer with deliveries outstanding to one.
+        self._moved_leaders: set[str] = set()
+        self._leader_moved = asyncio.Event()
         self.replacements = 0
         self.dead_letter_topic = settings.topic_name(DEAD_LETTER_TOPIC)
-        # Per logical topic: its broker-side name and its published-events counter, looked up once
-        # (ingest sends every event through here).
-        self._topics: dict[str, tuple[str, Any]] = {}
+        # Per logical topic, its broker-side name, looked up once (ingest sends every event here).
+        self._topics: dict[str, str] = {}
 
     @property
     def transactional(self) -> bool:
@@ -122,8 +173,10 @@ class Publisher:
     async def start(self) -> None:
         self._producer = make_producer(self.settings, transactional_id=self.transactional_id)
         await self._producer.start()
+        STALE_LEADERS.publishers.add(self)
 
     async def stop(self) -> None:
+        STALE_LEADERS.publishers.discard(self)
         producer, self._producer = self._producer, None
         if producer is not None:
             with contextlib.suppress(Exception):
@@ -135,29 +188,49 @@ class Publisher:
     # --- sending -------------------------------------------------------------------------
 
     async def send(self, logical_topic: str, event: BaseModel) -> None:
-        """Queue one contract event on its topic, keyed as its contract says."""
-        topic = self._topics.get(logical_topic)
-        if topic is None:
-            topic = self._topics[logical_topic] = (
-                self.settings.topic_name(logical_topic),
-                EVENTS_PUBLISHED.labels(self.service, logical_topic),
-            )
-        name, published = topic
-        value, key = encode_value(event), encode_key(event_key(event))
-        if len(value) + len(key or b"") > MAX_RECORD_BYTES:
-            await self.send_dead_letter(
-                dead_letter(
-                    service=self.service,
-                    source=f"{self.service}->{logical_topic}",
-                    payload=value,
-                    key=key,
-                    error_type="output_too_large",
-                    error=f"a {len(value)}-byte {logical_topic} event is larger than {MAX_RECORD_BYTES} bytes",
+        """Queue one contract event on its topic, keyed as its contract says (sources' path)."""
+        records, letters = self.encode([(logical_topic, event)])
+        for letter in letters:
+            await self.send_dead_letter(letter)
+        for topic, value, key in records:
+            await self.send_raw(topic, value, key)
+
+    async def publish(self, records: Sequence[Record], letters: Iterable[DeadLetter] = ()) -> None:
+        """Queue a batch's encoded events (see ``encode``) and its dead letters, in order per partition."""
+        for letter in letters:
+            await self.send_dead_letter(letter)
+        await self.send_records(records)
+
+    def encode(self, events: Iterable[tuple[str, BaseModel]]) -> tuple[list[Record], list[DeadLetter]]:
+        """Each event as its broker record, counted as published; one too large comes back as a letter.
+
+        Done once per batch, before the first attempt, so a batch published again is not re-encoded.
+        """
+        records: list[Record] = []
+        letters: list[DeadLetter] = []
+        published: Tally[str] = Tally()
+        for logical_topic, event in events:
+            name = self._topics.get(logical_topic)
+            if name is None:
+                name = self._topics[logical_topic] = self.settings.topic_name(logical_topic)
+            value, key = encode_value(event), encode_key(event_key(event))
+            if len(value) + len(key or b"") > MAX_RECORD_BYTES:
+                letters.append(
+                    dead_letter(
+                        service=self.service,
+                        source=f"{self.service}->{logical_topic}",
+                        payload=value,
+                        key=key,
+                        error_type="output_too_large",
+                        error=f"a {len(value)}-byte {logical_topic} event is larger than {MAX_RECORD_BYTES} bytes",
+                    )
                 )
-            )
-            return
-        await self.send_raw(name, value, key)
-        published.inc()
+                continue
+            records.append((name, value, key))
+            published[logical_topic] += 1
+        for logical_topic, count in published.items():
+            EVENTS_PUBLISHED.labels(self.service, logical_topic).inc(count)
+        return records, letters
 
     async def send_dead_letter(self, letter: DeadLetter) -> None:
         count_and_log(self.service, letter)
@@ -168,23 +241,50 @@ class Publisher:
     ) -> None:
         """Queue one record on a broker-side topic name; its delivery is confirmed later."""
         while True:
-            if self._producer is None and self._lock.locked():
-                async with self._lock:  # another task is replacing the producer: wait for it
-                    pass
-            if self._producer is None:
-                raise RuntimeError("publisher is not started")
+            producer = await self._current_producer()
             try:
-                future = await self._producer.send(topic, value, key=key, partition=partition)
+                future = await producer.send(topic, value, key=key, partition=partition)
                 break
             except KafkaError as exc:
-                # Refused before it was even queued (no metadata, a broken transaction state).
-                DELIVERY_FAILURES.labels(self.service).inc()
-                if self.transactional:
-                    raise DeliveryFailed(f"send refused: {type(exc).__name__}: {exc}") from exc
-                await self.replace(f"{type(exc).__name__}: {exc}")
-        self._pending.append(_Pending(topic, value, key, partition, future))
+                await self._refused(exc)
+        self._pending.append(_Pending([(topic, value, key, partition)], future))
         if not self.transactional and len(self._pending) >= MAX_PENDING:
             await self.confirm()
+
+    async def send_records(self, records: Sequence[Record]) -> None:
+        """Queue records on broker-side topic names, a ``BatchBuilder`` per partition; confirmed later."""
+        if not records:
+            return
+        while True:
+            producer = await self._current_producer()
+            queued: list[_Pending] = []
+            try:
+                async for batch, future in send_in_batches(producer, records):
+                    queued.append(_Pending(batch, future))
+                break
+            except KafkaError as exc:
+                # Plain mode sends all the records again on a new producer: the builders queued
+                # before the refusal stay pending too, so a record may go twice, never missing.
+                self._pending.extend(queued)
+                await self._refused(exc)
+        self._pending.extend(queued)
+        if not self.transactional and sum(len(p.records) for p in self._pending) >= MAX_PENDING:
+            await self.confirm()
+
+    async def _current_producer(self) -> AIOKafkaProducer:
+        if self._producer is None and self._lock.locked():
+            async with self._lock:  # another task is replacing the producer: wait for it
+                pass
+        if self._producer is None:
+            raise RuntimeError("publisher is not started")
+        return self._producer
+
+    async def _refused(self, exc: KafkaError) -> None:
+        """A send refused before it was even queued (no metadata, a broken transaction state)."""
+        DELIVERY_FAILURES.labels(self.service).inc()
+        if self.transactional:
+            raise DeliveryFailed(f"send refused: {type(exc).__name__}: {exc}") from exc
+        await self.replace(f"{type(exc).__name__}: {exc}")
 
     async def deliver(
         self, topic: str, value: bytes, key: bytes | None, *, headers: list[tuple[str, bytes]] | None = None
@@ -214,23 +314,20 @@ class Publisher:
         confirmed = 0
         while self._pending:
             pending, self._pending = self._pending, []
-            failed = await _failed_deliveries(pending)
-            confirmed += len(pending) - len(failed)
+            failed = await self._failed_deliveries(pending)
+            confirmed += sum(len(p.records) for p in pending) - sum(len(p.records) for p, _ in failed)
             if not failed:
                 continue
-            DELIVERY_FAILURES.labels(self.service).inc(len(failed))
+            DELIVERY_FAILURES.labels(self.service).inc(sum(len(p.records) for p, _ in failed))
             if self.transactional:
                 self._pending = []
-                raise DeliveryFailed(f"{len(failed)} record(s) not delivered: {failed[0][1]}")
+                raise DeliveryFailed(f"{len(failed)} delivery(ies) failed: {failed[0][1]}")
             await self.replace(failed[0][1])
             assert self._producer is not None
-            for record, _ in failed:
-                future = await self._producer.send(
-                    record.topic, record.value, key=record.key, partition=record.partition
-                )
-                self._pending.append(
-                    _Pending(record.topic, record.value, record.key, record.partition, future)
-                )
+            for pending_send, _ in failed:
+                for topic, value, key, partition in pending_send.records:
+                    future = await self._producer.send(topic, value, key=key, partition=partition)
+                    self._pending.append(_Pending([(topic, value, key, partition)], future))
         return confirmed
 
     # --- transactions --------------------------------------------------------------------
@@ -270,6 +367,44 @@ class Publisher:
 
     # --- recovery ------------------------------------------------------------------------
 
+    def leader_moved(self, topic: str) -> None:
+        """A producer of this process retried a send to ``topic`` after NotLeaderForPartition."""
+        self._moved_leaders.add(topic)
+        self._leader_moved.set()
+
+    async def _failed_deliveries(self, pending: list[_Pending]) -> list[tuple[_Pending, str]]:
+        """Wait for every delivery; those stuck behind a former leader fail at the first sign of it."""
+        delivered = asyncio.gather(*(p.future for p in pending), return_exceptions=True)
+        while not delivered.done():
+            stuck = {topic for p in pending if not p.future.done() for topic, *_ in p.records}
+            moved = stuck & self._moved_leaders
+            if moved:
+                self._give_up_deliveries(f"NotLeaderForPartitionError: stale leader of {sorted(moved)[0]}")
+                break
+            self._leader_moved.clear()
+            leader_moved = asyncio.ensure_future(self._leader_moved.wait())
+            await asyncio.wait((delivered, leader_moved), return_when=asyncio.FIRST_COMPLETED)
+            leader_moved.cancel()
+        results = await delivered
+        return [
+            (record, f"{type(result).__name__}: {result}")
+            for record, result in zip(pending, results, strict=True)
+            if isinstance(result, BaseException)
+        ]
+
+    def _give_up_deliveries(self, reason: str) -> None:
+        """Fail the producer's outstanding batches now, rather than after the request timeout.
+
+        Their futures resolve with the error (so an abort or ``stop()`` no longer waits for them);
+        the caller then replaces the producer: a transaction is aborted and published again, a
+        plain send is sent again.
+        """
+        accumulator = getattr(self._producer, "_message_accumulator", None)
+        if accumulator is None:  # not aiokafka's producer as we know it: wait for the timeout
+            return
+        log.warning("giving up on a producer sending to a former leader", extra={"reason": reason})
+        accumulator.fail_all(NotLeaderForPartitionError(reason))
+
     async def replace(self, reason: str) -> None:
         """Close the producer and start a new one; one log line and one count per replacement."""
         async with self._lock:
@@ -278,6 +413,7 @@ class Publisher:
             if old is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(old.stop(), timeout=10)
+            self._moved_leaders.clear()  # the old producer's retries are over
             kind = reason.split(":", 1)[0][:60] or "unknown"
             PRODUCER_REPLACEMENTS.labels(self.service, kind).inc()
             self.replacements += 1
@@ -311,10 +447,34 @@ class Publisher:
         raise PublisherStopped("stopping while kafka is unreachable")
 
 
-async def _failed_deliveries(pending: list[_Pending]) -> list[tuple[_Pending, str]]:
-    results = await asyncio.gather(*(p.future for p in pending), return_exceptions=True)
-    return [
-        (record, f"{type(result).__name__}: {result}")
-        for record, result in zip(pending, results, strict=True)
-        if isinstance(result, BaseException)
-    ]
+async def send_in_batches(
+    producer: AIOKafkaProducer, records: Sequence[Record]
+) -> "AsyncIterator[tuple[list[_Queued], asyncio.Future[object]]]":
+    """Queue records in order per partition, one ``BatchBuilder`` per topic partition at a time.
+
+    Yields each queued builder's records and its delivery future. Partitions are chosen by
+    aiokafka's default partitioner, exactly as ``send`` would (``make_producer`` sets no other),
+    each key's once per call; a record without a key goes through ``send``, which picks its
+    partition at random.
+    """
+    partition_of: dict[tuple[str, bytes], int] = {}
+    builders: dict[tuple[str, int], tuple[BatchBuilder, list[_Queued]]] = {}
+    for topic, value, key in records:
+        if key is None:
+            yield [(topic, value, None, None)], await producer.send(topic, value)
+            continue
+        partition = partition_of.get((topic, key))
+        if partition is None:
+            everyone = sorted(await producer.partitions_for(topic))
+            partition = partition_of[(topic, key)] = DefaultPartitioner()(key, everyone, everyone)
+        open_builder = builders.get((topic, partition))
+        if open_builder is None:
+            open_builder = builders[(topic, partition)] = (producer.create_batch(), [])
+        builder, queued = open_builder
+        if builder.append(key=key, value=value, timestamp=None) is None:  # full: queue it, start another
+            yield queued, await producer.send_batch(builder, topic, partition=partition)
+            builder, queued = builders[(topic, partition)] = (producer.create_batch(), [])
+            builder.append(key=key, value=value, timestamp=None)  # an empty builder takes any record
+        queued.append((topic, value, key, partition))
+    for (topic, partition), (builder, queued) in builders.items():
+        yield queued, await producer.send_batch(builder, topic, partition=partition)

@@ -503,7 +503,7 @@ class Simulator:
         if request.path == "/stats":
             return HttpReply.json(self.stats.as_json())
         if request.method != "POST":
-            return HttpReply.json({"error": "use POST for /faults, /pause and /resume"}, 405)
+            return HttpReply.json({"error": "use POST for /faults, /frames, /pause and /resume"}, 405)
         if request.path == "/pause":
             self.pause()
             return HttpReply.json({"paused": True})
@@ -519,7 +519,27 @@ class Simulator:
                 return HttpReply.json({"error": str(exc), "kinds": [k.value for k in FaultKind]}, 400)
             self.inject(fault)
             return HttpReply.json({"injected": fault.kind.value}, 202)
+        if request.path == "/frames":
+            return self._raw_frames(request)
         return HttpReply.json({"error": f"unknown path {request.path}"}, 404)
+
+    def _raw_frames(self, request: HttpRequest) -> HttpReply:
+        """``POST /frames {"venue", "frames": [text, ...]}``: send frames as they are (fuzzed,
+        malformed, truncated) to every session of a venue, in order, between its own frames."""
+        try:
+            document = orjson.loads(request.body or b"{}")
+            exchange = ExchangeId(str(document["venue"]))
+            frames = document["frames"]
+            if not isinstance(frames, list) or not all(isinstance(f, str) for f in frames):
+                raise TypeError("frames must be a list of strings")
+        except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+            return HttpReply.json({"error": str(exc)}, 400)
+        if exchange not in self._venues:
+            return HttpReply.json({"error": f"{exchange.value} is not simulated here"}, 404)
+        sessions = 0
+        for frame in frames:
+            sessions = self.broadcast_raw(exchange, frame)
+        return HttpReply.json({"frames": len(frames), "sessions": sessions}, 202)
 
 
 def fault_from_json(document: Mapping[str, Any]) -> Fault:

@@ -8,13 +8,14 @@ raised before anything is added to the output, so the runtime dead-letters it an
 import json
 
 import pytest
+from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from schemas.examples import EXAMPLES
 from services.book_builder.core.decode import decode_book_event
 from services.book_builder.service import MAX_UNLISTED_BOOKS, BookBuilderProcessor
 from services.instruments.catalog import load_snapshot
-from services.runtime.service import Output, RejectedInput
+from services.runtime.service import Output, RejectedInput, StreamService
 from services.runtime.settings import Settings
 
 TOPIC = "md.book.v1"
@@ -54,25 +55,36 @@ def test_absurd_prices_are_rejected_by_the_decoder(price: object) -> None:
 def test_a_payload_under_another_instruments_key_is_rejected_and_changes_nothing(
     processor: BookBuilderProcessor,
 ) -> None:
-    """An OKX ETH payload under a Binance BTC key was applied to the BTC book and published as it."""
-    out = Output()
-    feed(processor, record(snapshot()), out)
+    """An OKX ETH payload under a Binance BTC key was applied to the BTC book and published as it.
+
+    The runtime's shell rejects it (for every stream service); the book-builder never sees it.
+    """
+    shell = StreamService(processor, Settings())
+    tp = TopicPartition(TOPIC, 0)
+    out, _ = shell._run_core({tp: [record(snapshot())]})
     published = len(out.events)
-    okx_eth = snapshot(exchange="okx", symbol="ETH-USDT-PERP", native_symbol="ETH-USDT-SWAP")
-    with pytest.raises(RejectedInput) as rejected:
-        feed(processor, record(okx_eth, offset=1), out)
-    assert rejected.value.error_type == "key_mismatch"
-    assert "okx:ETH-USDT-PERP" in rejected.value.reason
-    assert len(out.events) == published
+    top = processor._books[BTC_KEY].builder.book.best_bid()
+    okx_eth = snapshot(
+        exchange="okx", symbol="ETH-USDT-PERP", native_symbol="ETH-USDT-SWAP", bids=[["5", "1"]]
+    )
+    out, rejected = shell._run_core({tp: [record(okx_eth, offset=1)]})
+    assert [(letter.error_type, letter.offset) for letter in rejected] == [("key_mismatch", 1)]
+    assert "okx:ETH-USDT-PERP" in rejected[0].error
+    public = [name for name, _ in out.events if not name.startswith("_")]  # not the checkpoints
+    assert published
+    assert not public
+    assert not out.rows
     assert set(processor._books) == {BTC_KEY}
+    assert processor._books[BTC_KEY].builder.book.best_bid() == top
 
 
 def test_a_non_utf8_key_is_rejected_before_any_book_or_row_exists(processor: BookBuilderProcessor) -> None:
     """A non-UTF-8 key raised UnicodeDecodeError after a phantom book's row was already written."""
-    out = Output()
-    with pytest.raises(RejectedInput) as rejected:
-        feed(processor, record(snapshot(), key=b"binance_usdm:\xff\xfeBTC"), out)
-    assert rejected.value.error_type == "key_mismatch"
+    shell = StreamService(processor, Settings())
+    out, rejected = shell._run_core(
+        {TopicPartition(TOPIC, 0): [record(snapshot(), key=b"binance_usdm:\xff\xfeBTC")]}
+    )
+    assert [letter.error_type for letter in rejected] == ["key_mismatch"]
     assert not out.events
     assert not out.rows
     assert not processor._books
@@ -100,3 +112,34 @@ def test_unlisted_instruments_cannot_create_books_without_bound(processor: BookB
     assert len(processor._books) == MAX_UNLISTED_BOOKS
     feed(processor, record(snapshot(), offset=10_000), out)  # a listed instrument still gets its book
     assert BTC_KEY in processor._books
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        (
+            {"type": "delta", "sequence": {"first": 11, "last": 11, "prev": 10}, "bids": [["1e-30", "1"]]},
+            "tick",
+        ),
+        (
+            {"type": "delta", "sequence": {"first": 11, "last": 11, "prev": 10}, "bids": [["5000000", "1"]]},
+            "mid",
+        ),
+    ],
+    ids=["finer than BTCUSDT's tick", "a bid 80x the mid"],
+)
+def test_implausible_prices_are_dead_lettered_and_the_book_and_outputs_are_unchanged(
+    processor: BookBuilderProcessor, changes: dict[str, object], reason: str
+) -> None:
+    """Bounded by the instrument list's tick (0.10 for Binance BTCUSDT) and the live book's mid."""
+    shell = StreamService(processor, Settings())
+    tp = TopicPartition(TOPIC, 0)
+    shell._run_core({tp: [record(snapshot())]})
+    book = processor._books[BTC_KEY].builder
+    before = (book.book.bids(), book.book.asks(), book.last_seq)
+    out, rejected = shell._run_core({tp: [record(snapshot(**changes), offset=1)]})
+    assert [(letter.error_type, letter.offset) for letter in rejected] == [("implausible_price", 1)]
+    assert reason in rejected[0].error
+    assert not [name for name, _ in out.events if not name.startswith("_")]
+    assert not out.rows
+    assert (book.book.bids(), book.book.asks(), book.last_seq) == before

@@ -6,14 +6,18 @@ reasoned rejection; nothing else escapes).
 import contextlib
 import copy
 import gzip
+import random
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
+from schemas.market_data import Trade
 from services.ingest.normalizer import FrameRejected
 
 
@@ -95,6 +99,36 @@ def mutated(frame: Any, path: tuple[Any, ...], value: Any) -> Any:
     return clone
 
 
+HOSTILE_VALUES: tuple[Any, ...] = (
+    None, True, "", "NaN", "Infinity", "1e400", "-1", -1, 0, 1e308, "x" * 200, [], {}, {"a": [1]}, "\u0000", DELETE,
+)  # fmt: skip
+"""Values a mutation puts in place of a field, for mutations drawn without hypothesis."""
+
+
+def mutate_randomly(frame: Any, rng: random.Random) -> Any:
+    """``frame`` with one to three fields replaced by a hostile value or removed (deterministic for ``rng``)."""
+    for _ in range(rng.randint(1, 3)):
+        frame = mutated(frame, rng.choice(paths(frame)), rng.choice(HOSTILE_VALUES))
+    return frame
+
+
+def fuzz_texts(frames: Sequence[bytes], count: int, seed: int) -> list[str]:
+    """``count`` fuzzed frames as a venue would send them (text): mostly field mutations of
+    ``frames``, some cut short, some not JSON at all. The same for a seed."""
+    rng = random.Random(seed)
+    texts: list[str] = []
+    for _ in range(count):
+        raw = rng.choice(frames)
+        roll = rng.random()
+        if roll < 0.1:
+            texts.append(raw[: rng.randint(1, len(raw) - 1)].decode("utf-8", "ignore"))
+        elif roll < 0.15:
+            texts.append("".join(chr(rng.randint(32, 0x2FF)) for _ in range(rng.randint(1, 80))))
+        else:
+            texts.append(orjson.dumps(mutate_randomly(orjson.loads(raw), rng)).decode())
+    return texts
+
+
 def draw_mutated(
     data: st.DataObject, pool: Sequence[Any], *, wrap: Callable[[Any], dict[str, Any]]
 ) -> dict[str, Any]:
@@ -118,6 +152,56 @@ def rejection(parse: Callable[..., object], *args: Any) -> FrameRejected:
 
 
 def only_frame_rejected_escapes(parse: Callable[..., object], *args: Any) -> None:
-    """Run ``parse(*args)``: events or a ``FrameRejected`` are fine, any other exception fails the test."""
-    with contextlib.suppress(FrameRejected):
-        parse(*args)
+    """Run ``parse(*args)``: a ``FrameRejected``, or events that each satisfy their topic's
+    contract (parsers build events unvalidated, ``schemas.trusted``); anything else fails the test."""
+    try:
+        events = parse(*args)
+    except FrameRejected:
+        return
+    for event in events or ():  # type: ignore[attr-defined]
+        assert isinstance(event, BaseModel), event
+        type(event).model_validate(event.model_dump())  # raises on a contract violation
+
+
+HOSTILE_PRICES = ("NaN", "Infinity", "-1", "0", "1e400", "abc", "", None)
+"""What a price field of a well-formed frame may be set to by a broken or hostile venue: each must
+end in a rejection with a reason, never in an event (its price would be published) or a crash."""
+PRICE_REJECTIONS = frozenset({"malformed", "out_of_range"})
+
+
+def first_trade_frame(normalize: Callable[[Any], object], pool: Sequence[Any]) -> tuple[Any, Trade]:
+    """The first frame of ``pool`` that ``normalize`` turns into a trade, and that trade."""
+    for frame in pool:
+        with contextlib.suppress(FrameRejected):
+            events = normalize(copy.deepcopy(frame))
+            trades = [e for e in events if isinstance(e, Trade)]  # type: ignore[attr-defined]
+            if trades:
+                return frame, trades[0]
+    raise AssertionError("no frame of the pool is a trade")
+
+
+def price_path(frame: Any, price: Any) -> tuple[Any, ...]:
+    """Where ``price`` (a Decimal) is written in ``frame``: the first leaf holding that number."""
+    for path in paths(frame):
+        leaf = frame
+        for step in path:
+            leaf = leaf[step]
+        if isinstance(leaf, str | int | float) and not isinstance(leaf, bool):
+            with contextlib.suppress(ArithmeticError, ValueError):
+                if path and Decimal(str(leaf)) == price:
+                    return path
+    raise AssertionError(f"price {price} not found in {frame!r}")
+
+
+def assert_hostile_prices_rejected(
+    normalize: Callable[[Any], object], pool: Sequence[Any], *, path: tuple[Any, ...] | None = None
+) -> dict[str, str]:
+    """A valid-looking mutation: a real trade frame with its price set to each ``HOSTILE_PRICES``
+    must be rejected as ``malformed`` or ``out_of_range``. Returns {value: error type}."""
+    frame, trade = first_trade_frame(normalize, pool)
+    where = path if path is not None else price_path(frame, trade.price)
+    reasons: dict[str, str] = {}
+    for value in HOSTILE_PRICES:
+        reasons[repr(value)] = rejection(normalize, mutated(frame, where, value)).error_type
+    assert set(reasons.values()) <= PRICE_REJECTIONS, reasons
+    return reasons

@@ -13,7 +13,13 @@ from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, Liquidation,
 from services.ingest.venue import Channel
 from services.ingest.venues.binance_coinm import BinanceCoinmAdapter, BinanceCoinmNormalizer
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
-from tests.ingest.fuzzkit import binance_capture_frames, json_values, only_frame_rejected_escapes, rejection
+from tests.ingest.fuzzkit import (
+    assert_hostile_prices_rejected,
+    binance_capture_frames,
+    json_values,
+    only_frame_rejected_escapes,
+    rejection,
+)
 
 RECEIVED = 1_723_161_256_419_684_465
 _FUZZ_NORMALIZER = BinanceCoinmNormalizer(load_snapshot())
@@ -246,3 +252,12 @@ def test_mutated_frames_never_raise_anything_but_frame_rejected(kind: str, mutat
         base.update({"b": "61804.7", "a": "61804.8"})
     base.update(mutations)
     only_frame_rejected_escapes(_FUZZ_NORMALIZER.normalize, base, RECEIVED)
+
+
+def test_a_trade_with_a_hostile_price_is_rejected_with_a_reason(real_frames: dict[str, bytes]) -> None:
+    """The fuzz family's assertion: a valid-looking mutation of a real trade, its price set to a
+    number no market has (negative, zero, NaN, infinite, out of range, not a number), is rejected
+    with a reason (``fuzzkit.PRICE_REJECTIONS``), never published."""
+    normalizer = BinanceCoinmNormalizer(load_snapshot())
+    pool = [orjson.loads(raw) for raw in real_frames.values()]
+    assert_hostile_prices_rejected(lambda frame: normalizer.normalize(frame, RECEIVED), pool)

@@ -15,7 +15,13 @@ from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, OpenInterest
 from services.ingest.venue import Channel
 from services.ingest.venues.bitget import BitgetAdapter, BitgetNormalizer, bitget_checksum
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
-from tests.ingest.fuzzkit import ccxt_ws_frames, json_values, only_frame_rejected_escapes, rejection
+from tests.ingest.fuzzkit import (
+    assert_hostile_prices_rejected,
+    ccxt_ws_frames,
+    json_values,
+    only_frame_rejected_escapes,
+    rejection,
+)
 
 RECEIVED = 1_786_540_600_000_000_000
 _FUZZ_NORMALIZER = BitgetNormalizer(load_snapshot())
@@ -462,3 +468,14 @@ def test_mutated_uta_frames_never_raise_anything_but_frame_rejected(
         "data": [{**base["data"][0], **row_mutations}],
     }
     only_frame_rejected_escapes(_FUZZ_NORMALIZER.normalize, frame, RECEIVED)
+
+
+def test_a_trade_with_a_hostile_price_is_rejected_with_a_reason(
+    frames: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The fuzz family's assertion: a valid-looking mutation of a real trade, its price set to a
+    number no market has (negative, zero, NaN, infinite, out of range, not a number), is rejected
+    with a reason (``fuzzkit.PRICE_REJECTIONS``), never published."""
+    normalizer = BitgetNormalizer(load_snapshot())
+    pool = [f for method in frames.values() for f in method]
+    assert_hostile_prices_rejected(lambda frame: normalizer.normalize(frame, RECEIVED), pool)

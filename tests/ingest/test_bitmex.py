@@ -27,7 +27,13 @@ from schemas import (
 from services.ingest.venue import Channel
 from services.ingest.venues.bitmex import BitmexAdapter, BitmexNormalizer
 from services.instruments.catalog import load_snapshot
-from tests.ingest.fuzzkit import draw_mutated, json_values, only_frame_rejected_escapes, rejection
+from tests.ingest.fuzzkit import (
+    assert_hostile_prices_rejected,
+    draw_mutated,
+    json_values,
+    only_frame_rejected_escapes,
+    rejection,
+)
 
 RECEIVED = 1_626_993_400_000_000_000
 
@@ -400,3 +406,12 @@ def test_random_frames_never_raise_anything_but_frame_rejected(table: str, actio
         {"table": table, "action": action, "data": rows},
         RECEIVED,
     )
+
+
+def test_a_trade_with_a_hostile_price_is_rejected_with_a_reason(xbtusd: list[dict[str, Any]]) -> None:
+    """The fuzz family's assertion: a valid-looking mutation of a real trade, its price set to a
+    number no market has (negative, zero, NaN, infinite, out of range, not a number), is rejected
+    with a reason (``fuzzkit.PRICE_REJECTIONS``), never published."""
+    normalizer = BitmexNormalizer(load_snapshot())
+    pool = [_first(xbtusd, "trade", "insert")]
+    assert_hostile_prices_rejected(lambda frame: normalizer.normalize(frame, RECEIVED), pool)

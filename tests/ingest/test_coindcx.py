@@ -15,7 +15,12 @@ from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel
 from services.ingest.venues.coindcx import CoindcxAdapter, CoindcxNormalizer, decode_frame, pair_from_market
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
-from tests.ingest.fuzzkit import json_values, only_frame_rejected_escapes, rejection
+from tests.ingest.fuzzkit import (
+    assert_hostile_prices_rejected,
+    json_values,
+    only_frame_rejected_escapes,
+    rejection,
+)
 
 RECEIVED = 1_705_516_416_300_000_000
 _FUZZ_NORMALIZER = CoindcxNormalizer(load_snapshot())
@@ -270,3 +275,12 @@ def test_mutated_frames_never_raise_anything_but_frame_rejected(
     # json, not orjson: hypothesis integers can exceed 64 bits.
     payload = {"event": event, "data": json.dumps(data) if as_text else data, **envelope}
     only_frame_rejected_escapes(_FUZZ_NORMALIZER.normalize, [event, payload], RECEIVED)
+
+
+def test_a_trade_with_a_hostile_price_is_rejected_with_a_reason() -> None:
+    """The fuzz family's assertion: a valid-looking mutation of a real trade, its price set to a
+    number no market has (negative, zero, NaN, infinite, out of range, not a number), is rejected
+    with a reason (``fuzzkit.PRICE_REJECTIONS``), never published."""
+    normalizer = CoindcxNormalizer(load_snapshot())
+    pool = [[event, {"event": event, "data": data}] for event, data in _BASES.items()]
+    assert_hostile_prices_rejected(lambda frame: normalizer.normalize(frame, RECEIVED), pool)

@@ -106,6 +106,11 @@ def test_symbols_resolve_from_native_or_canonical_names() -> None:
             b'{"e": "aggTrade", "s": "NOPEUSDT_240927", "a": 1, "p": "1", "q": "1", "T": 1, "m": true}',
             "unknown_instrument",
         ),
+        (
+            # found by the fuzz frames through the simulator: a 309-digit time stopped the connection
+            b'{"e": "aggTrade", "s": "BTCUSDT", "a": 1, "p": "1", "q": "1", "T": 1e308, "m": true}',
+            "out_of_range",
+        ),
     ],
 )
 def test_bad_frames_are_rejected_with_a_reason(raw: bytes, error_type: str) -> None:

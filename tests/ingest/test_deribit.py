@@ -27,6 +27,7 @@ from services.ingest.venue import Channel
 from services.ingest.venues.deribit import DeribitAdapter, DeribitNormalizer
 from services.instruments.catalog import Instrument, InstrumentCatalog, load_snapshot
 from tests.ingest.fuzzkit import (
+    assert_hostile_prices_rejected,
     ccxt_ws_frames,
     draw_mutated,
     json_values,
@@ -311,3 +312,14 @@ def test_mutated_real_frames_never_raise_anything_but_frame_rejected(
 )
 def test_random_frames_never_raise_anything_but_frame_rejected(channel: str, data: Any) -> None:
     only_frame_rejected_escapes(DeribitNormalizer(load_snapshot()).normalize, _sub(channel, data), RECEIVED)
+
+
+def test_a_trade_with_a_hostile_price_is_rejected_with_a_reason(
+    frames: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The fuzz family's assertion: a valid-looking mutation of a real trade, its price set to a
+    number no market has (negative, zero, NaN, infinite, out of range, not a number), is rejected
+    with a reason (``fuzzkit.PRICE_REJECTIONS``), never published."""
+    normalizer = DeribitNormalizer(load_snapshot())
+    pool = [f for method in frames.values() for f in method]
+    assert_hostile_prices_rejected(lambda frame: normalizer.normalize(frame, RECEIVED), pool)

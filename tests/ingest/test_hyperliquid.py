@@ -14,7 +14,13 @@ from schemas import BestBidOffer, BookSnapshot, Funding, OpenInterest, Side, Tra
 from services.ingest.venue import Channel
 from services.ingest.venues.hyperliquid import HyperliquidAdapter, HyperliquidNormalizer, split_coin
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
-from tests.ingest.fuzzkit import ccxt_ws_frames, json_values, only_frame_rejected_escapes, rejection
+from tests.ingest.fuzzkit import (
+    assert_hostile_prices_rejected,
+    ccxt_ws_frames,
+    json_values,
+    only_frame_rejected_escapes,
+    rejection,
+)
 
 RECEIVED = 1_737_918_843_893_903_000
 _FUZZ_NORMALIZER = HyperliquidNormalizer(load_snapshot())
@@ -278,3 +284,12 @@ def test_mutated_frames_never_raise_anything_but_frame_rejected(
     else:
         data = {**base, **mutations}
     only_frame_rejected_escapes(_FUZZ_NORMALIZER.normalize, {"channel": channel, "data": data}, RECEIVED)
+
+
+def test_a_trade_with_a_hostile_price_is_rejected_with_a_reason() -> None:
+    """The fuzz family's assertion: a valid-looking mutation of a real trade, its price set to a
+    number no market has (negative, zero, NaN, infinite, out of range, not a number), is rejected
+    with a reason (``fuzzkit.PRICE_REJECTIONS``), never published."""
+    normalizer = HyperliquidNormalizer(load_snapshot())
+    pool = [{"channel": channel, "data": data} for channel, data in _BASES.items()]
+    assert_hostile_prices_rejected(lambda frame: normalizer.normalize(frame, RECEIVED), pool)

@@ -16,7 +16,12 @@ from services.ingest.parsing import next_funding_boundary
 from services.ingest.venue import Channel
 from services.ingest.venues.mexc import MexcAdapter, MexcNormalizer
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
-from tests.ingest.fuzzkit import json_values, only_frame_rejected_escapes, rejection
+from tests.ingest.fuzzkit import (
+    assert_hostile_prices_rejected,
+    json_values,
+    only_frame_rejected_escapes,
+    rejection,
+)
 
 RECEIVED = 1_755_487_578_300_000_000
 _FUZZ_NORMALIZER = MexcNormalizer(load_snapshot())
@@ -259,3 +264,12 @@ def test_mutated_frames_never_raise_anything_but_frame_rejected(
     frame = {"channel": channel, "data": [data] if as_list else data, "symbol": "BTC_USDT", "ts": 1}
     frame.update(frame_mutations)
     only_frame_rejected_escapes(_FUZZ_NORMALIZER.normalize, frame, RECEIVED)
+
+
+def test_a_trade_with_a_hostile_price_is_rejected_with_a_reason() -> None:
+    """The fuzz family's assertion: a valid-looking mutation of a real trade, its price set to a
+    number no market has (negative, zero, NaN, infinite, out of range, not a number), is rejected
+    with a reason (``fuzzkit.PRICE_REJECTIONS``), never published."""
+    normalizer = MexcNormalizer(load_snapshot())
+    pool = [{"channel": c, "data": data, "symbol": "BTC_USDT", "ts": 1} for c, data in _BASES.items()]
+    assert_hostile_prices_rejected(lambda frame: normalizer.normalize(frame, RECEIVED), pool)

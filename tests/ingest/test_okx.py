@@ -14,6 +14,7 @@ from services.ingest.venue import Channel
 from services.ingest.venues.okx import OkxAdapter, OkxNormalizer
 from services.instruments.catalog import load_snapshot
 from tests.ingest.fuzzkit import (
+    assert_hostile_prices_rejected,
     ccxt_ws_frames,
     draw_mutated,
     json_values,
@@ -390,3 +391,14 @@ def test_random_frames_never_raise_anything_but_frame_rejected(channel: str, bod
         {"arg": {"channel": channel, "instId": "BTC-USDT-SWAP"}, **body},
         RECEIVED,
     )
+
+
+def test_a_trade_with_a_hostile_price_is_rejected_with_a_reason(
+    frames: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The fuzz family's assertion: a valid-looking mutation of a real trade, its price set to a
+    number no market has (negative, zero, NaN, infinite, out of range, not a number), is rejected
+    with a reason (``fuzzkit.PRICE_REJECTIONS``), never published."""
+    normalizer = OkxNormalizer(load_snapshot())
+    pool = [f for method in frames.values() for f in method]
+    assert_hostile_prices_rejected(lambda frame: normalizer.normalize(frame, RECEIVED), pool)

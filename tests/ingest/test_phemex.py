@@ -14,7 +14,12 @@ from schemas import BookDelta, BookSnapshot, Funding, OpenInterest, Side, Trade
 from services.ingest.venue import Channel
 from services.ingest.venues.phemex import PhemexAdapter, PhemexNormalizer
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
-from tests.ingest.fuzzkit import json_values, only_frame_rejected_escapes, rejection
+from tests.ingest.fuzzkit import (
+    assert_hostile_prices_rejected,
+    json_values,
+    only_frame_rejected_escapes,
+    rejection,
+)
 
 RECEIVED = 1_625_342_241_988_539_000
 _FUZZ_NORMALIZER = PhemexNormalizer(load_snapshot())
@@ -357,3 +362,18 @@ def test_mutated_frames_never_raise_anything_but_frame_rejected(
 ) -> None:
     frame = {**_BASES[kind], "sequence": 1, "timestamp": 1666862556850547000, "type": kind_type, **mutations}
     only_frame_rejected_escapes(_FUZZ_NORMALIZER.normalize, frame, RECEIVED)
+
+
+def test_a_trade_with_a_hostile_price_is_rejected_with_a_reason() -> None:
+    """The fuzz family's assertion: a valid-looking mutation of a real trade, its price set to a
+    number no market has (negative, zero, NaN, infinite, out of range, not a number), is rejected
+    with a reason (``fuzzkit.PRICE_REJECTIONS``), never published."""
+    normalizer = PhemexNormalizer(load_snapshot())
+    pool = [
+        {**base, "sequence": 1, "timestamp": 1666862556850547000, "type": "incremental"}
+        for base in _BASES.values()
+    ]
+    # Phemex scales prices to integers (priceEp = price x 10^4 for YFIUSD): the path is given.
+    assert_hostile_prices_rejected(
+        lambda frame: normalizer.normalize(frame, RECEIVED), pool, path=("trades", 0, 2)
+    )

@@ -247,6 +247,25 @@ async def test_control_endpoint_injects_faults_and_reports_stats() -> None:
         assert (await asyncio.to_thread(_call, f"{base}/endpoints"))[1]["venues"]
 
 
+async def test_control_endpoint_sends_raw_frames_and_refuses_bad_requests() -> None:
+    """``POST /frames``: fuzzed frames go out as they are; the tests of tests/system send them."""
+    config = SimulatorConfig(venues=(ExchangeId.BINANCE_USDM,), duration_s=20)
+    async with Simulator(config) as simulator:
+        base = simulator.control_url
+
+        async def post(document: object) -> tuple[int, dict[str, object]]:
+            return await asyncio.to_thread(_call, f"{base}/frames", "POST", json.dumps(document).encode())
+
+        assert await post({"venue": "binance_usdm", "frames": ["{", "x"]}) == (
+            202,
+            {"frames": 2, "sessions": 0},
+        )
+        assert (await post({"venue": "binance_usdm", "frames": [1]}))[0] == 400
+        assert (await post({"venue": "nowhere", "frames": []}))[0] == 400
+        assert (await post({"venue": "okx", "frames": []}))[0] == 404  # not simulated here
+        assert (await asyncio.to_thread(_call, f"{base}/frames"))[0] == 405
+
+
 async def test_the_simulator_stops_by_itself() -> None:
     simulator = Simulator(SimulatorConfig(venues=(ExchangeId.BINANCE_USDM,), duration_s=0.3))
     await asyncio.wait_for(simulator.run(), timeout=5)

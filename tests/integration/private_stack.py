@@ -3,6 +3,8 @@
 Fault tests stop the broker or the database mid-stream; doing that to the shared test stack
 would break every other test. This starts the same ``deploy/local/stack.sh`` on free ports with
 its own state directory (reusing the shared stack's resolved Kafka jars), and removes it after.
+``make soak`` runs on one too (``running_private_stack``), so 35 minutes of load leave the shared
+stack alone.
 """
 
 import os
@@ -11,6 +13,7 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,20 +66,25 @@ class PrivateStack:
         return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def private_stack(tmp_path: Path) -> Iterator[PrivateStack]:
-    if shutil.which("java") is None or not Path("/usr/lib/postgresql/15/bin/postgres").exists():
-        pytest.skip("a private stack needs Java and PostgreSQL 15 (deploy/local/stack.sh install)")
+def can_run_private_stack() -> bool:
+    return shutil.which("java") is not None and Path("/usr/lib/postgresql/15/bin/postgres").exists()
+
+
+@contextmanager
+def running_private_stack(
+    state_dir: Path, *, kafka_heap: str = "-Xms128m -Xmx512m"
+) -> Iterator[PrivateStack]:
+    """A private stack on free ports with its state under ``state_dir``, stopped and removed after."""
     kafka, controller, postgres = _free_ports(3)
     pg_dir = Path(f"/var/tmp/perpwatch-test-{uuid.uuid4().hex[:10]}")
     env = {
         **os.environ,
-        "PERPWATCH_STATE_DIR": str(tmp_path / "state"),
+        "PERPWATCH_STATE_DIR": str(state_dir),
         "PERPWATCH_LOCAL_KAFKA_PORT": str(kafka),
         "PERPWATCH_LOCAL_CONTROLLER_PORT": str(controller),
         "PERPWATCH_LOCAL_PG_PORT": str(postgres),
         "PERPWATCH_LOCAL_PG_DIR": str(pg_dir / "postgres"),
-        "PERPWATCH_LOCAL_KAFKA_HEAP": "-Xms128m -Xmx512m",
+        "PERPWATCH_LOCAL_KAFKA_HEAP": kafka_heap,
     }
     shared_libs = REPO_ROOT / ".state" / "kafka" / "libs"
     if (shared_libs / ".pom.sha1").exists():
@@ -86,9 +94,17 @@ def private_stack(tmp_path: Path) -> Iterator[PrivateStack]:
         kafka_bootstrap=f"127.0.0.1:{kafka}",
         database_url=f"postgresql://perpwatch:perpwatch@127.0.0.1:{postgres}/perpwatch",
     )
-    stack.stack("start")
     try:
+        stack.stack("start")
         yield stack
     finally:
         subprocess.run(["bash", str(STACK), "stop"], env=env, capture_output=True, timeout=180)
         shutil.rmtree(pg_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def private_stack(tmp_path: Path) -> Iterator[PrivateStack]:
+    if not can_run_private_stack():
+        pytest.skip("a private stack needs Java and PostgreSQL 15 (deploy/local/stack.sh install)")
+    with running_private_stack(tmp_path / "state") as stack:
+        yield stack

@@ -78,7 +78,13 @@ class _FailFirstSend:
         return getattr(self._real, name)
 
     async def send(self, topic: str, value: bytes, **kwargs: Any) -> "asyncio.Future[Any]":
-        future = await self._real.send(topic, value, **kwargs)
+        return self._maybe_broken(topic, await self._real.send(topic, value, **kwargs))
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> "asyncio.Future[Any]":
+        """The stream loop's path: a batch's records go out one builder per partition."""
+        return self._maybe_broken(topic, await self._real.send_batch(batch, topic, partition=partition))
+
+    def _maybe_broken(self, topic: str, future: "asyncio.Future[Any]") -> "asyncio.Future[Any]":
         if self.failed or "book.bbo" not in topic:
             return future
         self.failed = True

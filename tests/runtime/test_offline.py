@@ -10,6 +10,7 @@ from schemas.examples import EXAMPLES
 from services.book_builder.service import BookBuilderProcessor
 from services.cli.normalize import normalize_file
 from services.market_recorder.service import MarketRecorder
+from services.runtime.codec import event_key
 from services.runtime.offline import analyze
 
 
@@ -34,16 +35,25 @@ def test_book_builder_offline_matches_the_walking_skeleton(binance_capture: Path
 def test_via_chains_services_and_bad_lines_are_counted() -> None:
     trade = EXAMPLES["md.trades.v1"]
     lines = [
-        orjson.dumps({"topic": "md.trades.v1", "key": "k", "event": orjson.loads(trade.model_dump_json())}),
+        orjson.dumps(
+            {"topic": "md.trades.v1", "key": event_key(trade), "event": orjson.loads(trade.model_dump_json())}
+        ),
+        orjson.dumps(
+            {
+                "topic": "md.trades.v1",
+                "key": "okx:ETH-USDT-PERP",
+                "event": orjson.loads(trade.model_dump_json()),
+            }
+        ),
         b"not json",
         orjson.dumps({"topic": "md.trades.v1", "key": "k", "event": {"price": "x"}}),
         orjson.dumps({"topic": "md.status.v1", "key": "k", "event": {}}),
     ]
     summary = analyze(MarketRecorder(), lines, io.BytesIO(), via=[BookBuilderProcessor()])
-    assert summary.lines == 4
-    assert summary.inputs == {"md.trades.v1": 2}
+    assert summary.lines == 5
+    assert summary.inputs == {"md.trades.v1": 3}
     assert summary.rows == {"market_trades": 1}
-    assert summary.rejected == {"not_an_envelope": 1, "validation_error": 1}
+    assert summary.rejected == {"not_an_envelope": 1, "validation_error": 1, "key_mismatch": 1}
     assert summary.skipped == {"md.status.v1": 1}
 
 

@@ -5,13 +5,16 @@ dead-lettering it) once passed every unit test. These drive ``_run_core`` with a
 """
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from schemas.common import ExchangeId
 from schemas.examples import EXAMPLES
+from schemas.topics import TOPICS
 from services.runtime.service import Output, RejectedInput, StreamService
 from services.runtime.settings import Settings
 
@@ -137,3 +140,70 @@ def test_end_batch_runs_once_per_batch_and_its_rejections_are_kept(service: Stre
     _, rejected = run(service, [trade("a")])
     assert service.processor.batches_ended == 1  # type: ignore[attr-defined]
     assert [(letter.error_type, letter.payload_text) for letter in rejected] == [("late", "late one")]
+
+
+OKX_ETH = b"okx:ETH-USDT-PERP"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [OKX_ETH, b"binance_usdm:BTC-USDT-PERP ", b"binance_usdm:\xff\xfeBTC", b""],
+    ids=["other instrument", "trailing space", "not utf-8", "empty"],
+)
+def test_a_record_under_another_key_than_its_payloads_is_dead_lettered_and_never_handled(
+    service: StreamService, key: bytes
+) -> None:
+    """An OKX ETH payload under a Binance BTC key was applied to the BTC book and published as it.
+
+    The check is the runtime's, so every stream service gets it: the core never sees the record.
+    """
+    batch = {TP: [rec(0, trade("a")), rec(1, trade("b"), key=key), rec(2, trade("c"))]}
+    out, rejected = service._run_core(batch)
+    assert service.processor.handled == [0, 2]  # type: ignore[attr-defined]
+    assert [e.trade_id for _, e in out.events] == ["a", "c"]  # type: ignore[attr-defined]
+    letter = next(letter for letter in rejected if letter.offset == 1)
+    assert letter.error_type == "key_mismatch"
+    assert "is not the payload's 'binance_usdm:BTC-USDT-PERP'" in letter.error
+    assert letter.payload_text == trade("b").decode()
+
+
+def test_the_key_is_checked_on_a_services_own_decoded_form(service: StreamService) -> None:
+    """A fast decoder may return its own type (the arbitrage's ``DepthInput``), not a contract model."""
+
+    @dataclass(frozen=True)
+    class OwnForm:
+        exchange: ExchangeId
+        symbol: str
+        trade_id: str
+
+    def own_decoder(raw: bytes) -> OwnForm:
+        document = json.loads(raw)
+        return OwnForm(ExchangeId(document["exchange"]), document["symbol"], document["trade_id"])
+
+    service._decoders[TOPIC] = own_decoder
+    _out, rejected = service._run_core({TP: [rec(0, trade("a")), rec(1, trade("b"), key=OKX_ETH)]})
+    assert service.processor.handled == [0]  # type: ignore[attr-defined]
+    assert [(letter.error_type, letter.offset) for letter in rejected if letter.offset is not None] == [
+        ("key_mismatch", 1)
+    ]
+
+
+def test_a_record_without_a_key_uses_its_payloads(service: StreamService) -> None:
+    _out, rejected = service._run_core({TP: [rec(0, trade("a"), key=None)]})
+    assert service.processor.handled == [0]  # type: ignore[attr-defined]
+    assert [letter.error_type for letter in rejected] == ["late"]
+
+
+def test_the_check_covers_exactly_the_topics_keyed_by_instrument() -> None:
+    """Other keys (a venue symbol, a rule id, a pair) are not ``exchange:symbol``; no check for them."""
+    checked = {contract.name for contract in TOPICS if contract.keyed_by_instrument}
+    assert {"md.book.v1", "md.trades.v1", "book.bbo.v1", "book.l2.v1", "md.candles.v1"} <= checked
+    assert not checked & {
+        "venue.commands.v1",
+        "alert.rules.v1",
+        "analytics.pairs.v1",
+        "dlq.v1",
+        "md.status.v1",
+    }
+    for name in checked:
+        assert EXAMPLES[name].key.count(":") == 1, name  # type: ignore[attr-defined]

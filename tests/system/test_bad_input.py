@@ -17,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from schemas import DeadLetter
+from schemas.topics import topic
 from services.registry import SERVICES, build_processor
 from services.runtime.service import StreamService
 from services.runtime.settings import Settings
@@ -26,6 +27,8 @@ from tests.system.garbage import KINDS, bad_record, good_record
 
 BAD_PER_TOPIC = int(os.environ.get("PERPWATCH_SYSTEM_BAD_RECORDS", "160"))
 GOOD_EVERY = 4  # one good record after every few bad ones
+MISKEYED_EVERY = 16
+OTHER_INSTRUMENT_KEY = b"okx:ETH-USDT-PERP"  # no contract example is OKX's
 STREAM_SERVICES = [s.name for s in SERVICES if s.kind == "stream"]
 
 pytestmark = [pytest.mark.integration, pytest.mark.system]
@@ -55,6 +58,10 @@ async def _send_mixed(
                 if n % GOOD_EVERY == 0:
                     sent = await producer.send_and_wait(name, good_value, key=good_key)
                     good.add((logical, sent.partition, sent.offset))
+                if n % MISKEYED_EVERY == 0 and topic(logical).keyed_by_instrument:
+                    # A good payload under another instrument's key: valid-looking, but not the key's.
+                    sent = await producer.send_and_wait(name, good_value, key=OTHER_INSTRUMENT_KEY)
+                    bad[(logical, sent.partition, sent.offset)] = "key_mismatch"
     finally:
         await producer.stop()
     return bad, good
@@ -90,6 +97,8 @@ async def test_bad_records_are_dead_lettered_with_offsets_and_the_service_stays_
     assert not good_rejected, f"good records dead-lettered: {good_rejected[:3]}"
     assert len(from_inputs) == len(bad), "exactly one dead letter per bad record"
     assert all(letter.error and letter.error_type for letter in from_inputs.values())
+    miskeyed = [from_inputs[w] for w, kind in bad.items() if kind == "key_mismatch"]
+    assert all(letter.error_type == "key_mismatch" for letter in miskeyed), "the runtime checks every key"
     oversized = [from_inputs[w] for w, kind in bad.items() if kind == "oversized"]
     assert oversized
     assert all(letter.payload_size and letter.payload_sha256 for letter in oversized), (

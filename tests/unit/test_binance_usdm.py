@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, Liquidation, Side, Trade
 from services.ingest.venues.binance_usdm import BinanceUsdmNormalizer
 from services.instruments.catalog import load_snapshot
-from tests.ingest.fuzzkit import binance_capture_frames, json_values, only_frame_rejected_escapes, rejection
+from tests.ingest.fuzzkit import (
+    assert_hostile_prices_rejected,
+    binance_capture_frames,
+    json_values,
+    only_frame_rejected_escapes,
+    rejection,
+)
 
 RECEIVED = 1_723_161_255_088_176_367
 
@@ -195,3 +201,12 @@ def test_mutated_frames_never_raise_anything_but_frame_rejected(
         base.update({"b": "61800.20", "a": "61800.30"})
     base.update(mutations)
     only_frame_rejected_escapes(BinanceUsdmNormalizer(load_snapshot()).normalize, base, RECEIVED)
+
+
+def test_a_trade_with_a_hostile_price_is_rejected_with_a_reason(real_frames: dict[str, bytes]) -> None:
+    """The fuzz family's assertion: a valid-looking mutation of a real trade, its price set to a
+    number no market has (negative, zero, NaN, infinite, out of range, not a number), is rejected
+    with a reason (``fuzzkit.PRICE_REJECTIONS``), never published."""
+    normalizer = BinanceUsdmNormalizer(load_snapshot())
+    pool = [orjson.loads(raw) for raw in real_frames.values()]
+    assert_hostile_prices_rejected(lambda frame: normalizer.normalize(frame, RECEIVED), pool)

@@ -23,6 +23,7 @@ from enum import Enum
 
 from schemas.market_data import BookDelta, BookSnapshot
 from services.book_builder.core.book import L2Book, Level
+from services.book_builder.core.bounds import TickBounds, check_against_mid, price_range, tick_bounds
 from services.book_builder.core.checksum import ChecksumSpec
 from services.book_builder.core.sequence import SequenceRule, Verdict
 
@@ -118,9 +119,11 @@ class BookBuilder:
         depth: int = 50,
         depth_interval_ns: int = 100_000_000,
         max_buffered: int = 10_000,
+        tick: Decimal | None = None,
     ) -> None:
         """``snapshot_always_resets``: False for REST-bootstrapped venues, where a snapshot older
         than the live book (a late or duplicate resync answer) is ignored instead of rewinding it.
+        ``tick``: the instrument's tick, when known, to bound prices by (``core.bounds``).
         """
         self.rule = rule
         self.checksum = checksum
@@ -139,6 +142,7 @@ class BookBuilder:
         self._last_depth_ts: int | None = None
         self._depth_pending = False
         self._resyncing = False
+        self.tick_bounds: TickBounds | None = tick_bounds(tick) if tick is not None else None
 
     @property
     def buffered(self) -> int:
@@ -150,9 +154,40 @@ class BookBuilder:
         return self._resyncing
 
     def on_event(self, event: BookSnapshot | BookDelta) -> list[Outcome]:
+        """Apply one event; raises ``RejectedInput`` for implausible prices, the book unchanged."""
+        self.check_prices(event)
         if isinstance(event, BookDelta):
             return self.on_delta(event)
         return self.on_snapshot(event)
+
+    def check_prices(self, event: BookSnapshot | BookDelta) -> None:
+        """The bounds of ``core.bounds``: the tick's always, the mid's while the book is live.
+
+        Deltas buffered while waiting for a snapshot have only the tick's: there is no mid yet.
+        """
+        bids, asks = event.bids, event.asks
+        ranges = price_range(bids), price_range(asks)
+        bounds = self.tick_bounds
+        if bounds is not None:
+            bounds.check(ranges[0], "bid")
+            bounds.check(ranges[1], "ask")
+        if self.state is not BookState.LIVE:
+            return
+        bid, ask = self.book.best_bid(), self.book.best_ask()
+        if bid is None or ask is None:
+            return
+        mid = (bid[0] + ask[0]) / 2
+        if isinstance(event, BookDelta):
+            check_against_mid(mid, bids, asks, f"update {event.sequence.last}", ranges)
+            return
+        resting_bids = [level for level in bids if level[1]]
+        resting_asks = [level for level in asks if level[1]]
+        check_against_mid(
+            mid,
+            [max(resting_bids)] if resting_bids else [],
+            [min(resting_asks)] if resting_asks else [],
+            f"snapshot {event.sequence.last} best",
+        )
 
     def on_snapshot(self, snapshot: BookSnapshot) -> list[Outcome]:
         last = snapshot.sequence.last

@@ -39,6 +39,12 @@ CHANNEL_OF_EVENT: dict[type[InstrumentEvent], Channel] = {
 }
 
 
+# Nanosecond times are 64-bit everywhere downstream (Kafka timestamps, BIGINT columns, metrics):
+# a venue time past 2^63 ns (the year 2262) is a broken frame. "T": 1e308 once passed a parser as
+# a 309-digit time and stopped the connection when the feed lag was observed.
+MAX_TIMESTAMP_NS = 2**63 - 1
+
+
 def _is_control(adapter: VenueAdapter, frame: Any) -> bool:
     try:
         return bool(adapter.is_control_frame(frame))
@@ -93,6 +99,16 @@ def _normalize(adapter: VenueAdapter, frame: Any, receive_ts: int) -> list[Instr
     except Exception as exc:  # the parser contract says this cannot happen; the feed must survive it
         log.exception("venue parser raised instead of rejecting", extra={"exchange": adapter.exchange.value})
         raise FrameRejected("parser_error", f"{type(exc).__name__}: {exc}") from None
+    return accepted(events)
+
+
+def accepted(events: list[InstrumentEvent]) -> list[InstrumentEvent]:
+    """A parser's events, once their times are 64-bit and derived instruments are counted."""
+    for event in events:
+        if not 0 <= event.exchange_ts <= MAX_TIMESTAMP_NS:
+            raise FrameRejected(
+                "out_of_range", f"exchange time {str(event.exchange_ts)[:40]} is not 64-bit ns"
+            )
     count_derived(events)
     return events
 
@@ -154,5 +170,4 @@ def normalize_rest_snapshot(
         raise
     except Exception as exc:
         raise FrameRejected("parser_error", f"{type(exc).__name__}: {exc}") from None
-    count_derived(events)
-    return events
+    return accepted(events)
