@@ -46,10 +46,10 @@ from schemas.market_data import BookDelta, BookSnapshot
 from services.book_builder.core.decode import decode_book_event
 from services.book_builder.service import BookBuilderProcessor
 from services.book_builder.venues import new_builder
-from services.ingest.venues import normalizer_for
 from services.instruments.catalog import load_snapshot
 from services.runtime.service import Output
 from services.runtime.settings import Settings
+from services.venues import normalizer_for
 
 DEFAULT_CAPTURE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hftbacktest" / "usdm"
 DEFAULT_CAPTURE = DEFAULT_CAPTURE / "btcusdt_20240808.gz"

@@ -48,11 +48,11 @@ from benchmarks._stack import drop_topics, private_database, servers
 from schemas.book import BookTop
 from schemas.common import ExchangeId
 from schemas.market_data import BookDelta, BookSnapshot
-from services.ingest.venues import normalizer_for
 from services.instruments.catalog import load_snapshot
 from services.runtime.kafka import make_producer
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
+from services.venues import normalizer_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CAPTURE = REPO_ROOT / ".." / "shared" / "data" / "hftbacktest" / "usdm" / "btcusdt_20240808.gz"

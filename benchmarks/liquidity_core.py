@@ -45,13 +45,13 @@ from schemas.book import BookDepth, BookStatus
 from schemas.common import ExchangeId, Side
 from schemas.market_data import BookDelta, BookSnapshot, Trade
 from services.book_builder.service import BookBuilderProcessor
-from services.ingest.venues import normalizer_for
 from services.instruments.catalog import load_snapshot
 from services.liquidity.core.engine import BookId, EngineConfig, LiquidityEngine
 from services.liquidity.core.metrics import Level, book_metrics
 from services.liquidity.service import LiquidityProcessor, LiquiditySettings
 from services.runtime.service import Output
 from services.runtime.settings import Settings
+from services.venues import normalizer_for
 
 DEFAULT_CAPTURE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hftbacktest" / "usdm"
 DEFAULT_CAPTURE = DEFAULT_CAPTURE / "btcusdt_20240808.gz"

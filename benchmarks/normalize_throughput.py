@@ -2,7 +2,7 @@
 
     python benchmarks/normalize_throughput.py [--seconds 1.0] [--data DIR]
 
-Every venue that has both a module in ``services/ingest/venues/`` and recorded frames (an
+Every registered venue (``services/venues/``) that has recorded frames (an
 hftbacktest capture, or a cryptofeed ``sample_data`` WebSocket file) is measured: frames per
 second through ``replay.normalize_frame``, the exact path of the live connectors (JSON decode,
 venue parser, pydantic contract models). Frames are read into memory first; only parsing is
@@ -39,8 +39,8 @@ from services.ingest.connector import instruments_of  # noqa: E402
 from services.ingest.normalizer import FrameRejected  # noqa: E402
 from services.ingest.replay import normalize_frame, open_capture  # noqa: E402
 from services.ingest.venue import VenueAdapter  # noqa: E402
-from services.ingest.venues import adapter_for, available_exchanges  # noqa: E402
 from services.instruments.catalog import InstrumentCatalog, load_snapshot  # noqa: E402
+from services.venues import adapter_for, registered_venues  # noqa: E402
 
 HFTBACKTEST_FOLDERS = {
     "usdm": ExchangeId.BINANCE_USDM,
@@ -81,7 +81,7 @@ class Result:
 
 
 def find_sources(data: Path) -> list[Source]:
-    ours = set(available_exchanges())
+    ours = set(registered_venues())
     sources = []
     for folder, venue in HFTBACKTEST_FOLDERS.items():
         for path in sorted((data / "hftbacktest" / folder).glob("*.gz")):
@@ -120,7 +120,7 @@ def adapter_with_recorded_instruments(venue: ExchangeId, data: Path, source: Sou
             extra.extend(adapter.parse_instruments(payload))
     if not extra:
         return adapter
-    known = [i for e in available_exchanges() for i in instruments_of(e)]
+    known = [i for e in registered_venues() for i in instruments_of(e)]
     catalog = InstrumentCatalog(known + extra, version="benchmark")
     return adapter_for(venue, catalog)
 

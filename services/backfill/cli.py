@@ -60,10 +60,14 @@ def parse_whats(text: str) -> list[What]:
 
 
 def print_capabilities() -> None:
-    from services.backfill.venues import capability_table
+    from services.backfill.history import capability_table
 
     table = Table(
-        "exchange", "what", "status", "detail", title="Backfill capability (services/backfill/venues)"
+        "exchange",
+        "what",
+        "status",
+        "detail",
+        title="Backfill capability (services/venues/<exchange>/history.py)",
     )
     for row in capability_table():
         table.add_row(row["exchange"], row["what"], row["status"], row["detail"])

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from schemas.common import ExchangeId
 from services.backfill import store
 from services.backfill.core.plan import NS_PER_S, What, Window, interval_name, plan
-from services.backfill.venues import HistoryRejected, VenueHistory, history_for
+from services.backfill.history import HistoryRejected, VenueHistory, history_for
 from services.ingest.connector.rest import RestClient, RestError
 from services.instruments.catalog import Instrument, InstrumentCatalog, load_snapshot
 

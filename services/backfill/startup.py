@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 
 from schemas.common import ExchangeId
 from services.backfill.core.plan import NS_PER_S, What, Window
+from services.backfill.history import backfill_exchanges
 from services.backfill.runner import BackfillSummary, run_backfill
-from services.backfill.venues import backfill_exchanges
 
 log = logging.getLogger(__name__)
 

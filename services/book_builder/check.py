@@ -32,8 +32,8 @@ from services.ingest.captures import CapturedFrame
 from services.ingest.normalizer import FrameRejected
 from services.ingest.replay import FrameTally, normalize_frame, open_capture
 from services.ingest.venue import VenueAdapter
-from services.ingest.venues import adapter_for
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
+from services.venues import adapter_for
 
 CAPTURE_FORMATS = ("auto", "hftbacktest", "cryptofeed", "capture", "raw")
 Quote = tuple[Decimal, Decimal, Decimal, Decimal]

@@ -32,10 +32,10 @@ from schemas.common import ExchangeId
 from schemas.market_data import BookSnapshot
 from services.book_builder.metrics import RESYNC_REQUESTS
 from services.ingest.venue import RestRequest
-from services.ingest.venues import adapter_for
 from services.instruments.catalog import InstrumentCatalog
 from services.runtime.publisher import Publisher
 from services.runtime.settings import Settings
+from services.venues import adapter_for
 
 log = logging.getLogger(__name__)
 

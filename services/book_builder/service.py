@@ -52,12 +52,13 @@ from services.book_builder.core.decode import decode_book_event, trusted
 from services.book_builder.core.rules import SnapshotSource
 from services.book_builder.metrics import BOOK_AGE, CHECKPOINTS, BookMetrics
 from services.book_builder.resync import ResyncRequests, SnapshotFetcher, http_fetcher
-from services.book_builder.venues import new_builder, spec_for
+from services.book_builder.venues import new_builder
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
 from services.runtime.service import Output, RejectedInput
 from services.runtime.settings import Settings, get_settings
 from services.runtime.sink import Table, ns_to_datetime
 from services.runtime.topics import partitions_of
+from services.venues import book_spec_for
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +353,7 @@ class BookBuilderProcessor:
     # --- outputs -------------------------------------------------------------------------
 
     def _new_book(self, exchange: ExchangeId, symbol: str, native_symbol: str, tp: TopicPartition) -> _Book:
-        spec = spec_for(exchange)
+        spec = book_spec_for(exchange)
         builder = new_builder(
             exchange,
             native_symbol,

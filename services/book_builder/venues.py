@@ -1,19 +1,16 @@
-"""Wiring a venue into the core: its book spec and its builder.
+"""Wiring a venue into the core: its builder, from the venue's book spec.
 
-The pure core knows every venue's continuity rule and checksum (OKX and Bitget share one
-algorithm, ``core.checksum.interleaved_crc32``); the instrument's units come from the catalog,
-so they are attached here.
+Each venue declares its continuity rule and checksum in ``services/venues/<exchange>/book.py``
+(OKX and Bitget share one algorithm, ``core.checksum.interleaved_crc32``); the instrument's
+units come from the catalog, so they are attached here.
 """
 
 from schemas.common import ExchangeId
 from services.book_builder.core.builder import BookBuilder
 from services.book_builder.core.checksum import WireUnits
-from services.book_builder.core.rules import BookSpec, SnapshotSource, book_spec_for
+from services.book_builder.core.rules import SnapshotSource
 from services.instruments.catalog import InstrumentCatalog, UnknownInstrument
-
-
-def spec_for(exchange: ExchangeId) -> BookSpec:
-    return book_spec_for(exchange)
+from services.venues import book_spec_for
 
 
 def wire_units(
@@ -37,7 +34,7 @@ def new_builder(
     depth: int = 50,
     depth_interval_ns: int = 100_000_000,
 ) -> BookBuilder:
-    spec = spec_for(exchange)
+    spec = book_spec_for(exchange)
     return BookBuilder(
         spec.rule,
         checksum=spec.checksum_spec(wire_units(catalog, exchange, native_symbol)),

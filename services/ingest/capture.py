@@ -29,8 +29,8 @@ import orjson
 from schemas.common import ExchangeId
 from services.ingest.connector import ConnectorOptions, MemorySink, VenueConnector, resolve_symbols
 from services.ingest.venue import Channel
-from services.ingest.venues import adapter_for
 from services.instruments.catalog import load_snapshot
+from services.venues import adapter_for
 
 CAPTURE_FORMAT = "perpwatch-capture"
 CAPTURE_VERSION = 1

@@ -3,7 +3,7 @@
 On start the ingestors ask each venue's instrument endpoint for its perpetuals and keep the
 answer in a local cache (``PERPWATCH_INSTRUMENT_CACHE_DIR``), so a restart without network still
 uses the freshest metadata seen. When a venue cannot be reached, the cached copy, then the
-committed snapshot in ``services/instruments/snapshots/`` is used: normalization never depends on a
+committed snapshot in ``services/venues/<exchange>/instruments.json`` is used: normalization never depends on a
 venue being reachable. ``perpwatch instruments refresh --write-snapshot`` updates the committed
 snapshot itself (for maintainers, when the venues are reachable).
 """
@@ -23,8 +23,6 @@ from services.ingest.venue import VenueAdapter
 from services.instruments.catalog import Instrument, instrument_to_json
 
 log = logging.getLogger(__name__)
-
-SNAPSHOT_DIR = Path(__file__).resolve().parents[1] / "instruments" / "snapshots"
 
 
 @dataclass(frozen=True)
@@ -63,9 +61,15 @@ def snapshot_document(exchange: ExchangeId, instruments: Iterable[Instrument], s
     return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def write_snapshot(directory: Path, result: RefreshResult, source: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{result.exchange.value}.json"
+def cache_file(cache_dir: Path, exchange: ExchangeId) -> Path:
+    """A venue's refreshed snapshot in the local cache (``load_snapshot(cache_dir)`` overlays it)."""
+    return cache_dir / f"{exchange.value}.json"
+
+
+def write_snapshot(path: Path, result: RefreshResult, source: str) -> Path:
+    """Writes the snapshot document to ``path``: a ``cache_file`` or a venue's committed
+    ``instruments.json`` (``services.venues.instruments_path``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".json.tmp")
     temporary.write_bytes(snapshot_document(result.exchange, result.instruments, source))
     temporary.replace(path)  # readers never see half a file
@@ -82,7 +86,11 @@ async def refresh_into_cache(
     )
     for result in results:
         if result.ok:
-            write_snapshot(cache_dir, result, "refreshed from the venue's instrument endpoint")
+            write_snapshot(
+                cache_file(cache_dir, result.exchange),
+                result,
+                "refreshed from the venue's instrument endpoint",
+            )
             log.info(
                 "instruments refreshed",
                 extra={"exchange": result.exchange.value, "count": len(result.instruments)},

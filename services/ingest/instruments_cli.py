@@ -55,21 +55,26 @@ def refresh(
     ] = False,
 ) -> None:
     """Ask each venue's instrument endpoint for its perpetuals (needs the venues to be reachable)."""
-    from services.ingest.instrument_refresh import SNAPSHOT_DIR, fetch_instruments
+    from services.ingest.instrument_refresh import cache_file, fetch_instruments
     from services.ingest.instrument_refresh import write_snapshot as write
-    from services.ingest.venues import adapter_for, available_exchanges
     from services.instruments.catalog import load_snapshot
     from services.runtime.settings import get_settings
+    from services.venues import adapter_for, instruments_path, registered_venues
 
     settings = get_settings()
     catalog = load_snapshot()
-    venues = exchange or available_exchanges()
+    venues = exchange or registered_venues()
     adapters = [adapter_for(v, catalog) for v in venues]
     results = asyncio.run(_gather([fetch_instruments(a, a.rest_url) for a in adapters]))
-    target = SNAPSHOT_DIR if write_snapshot else Path(settings.instrument_cache_dir)
+    cache_dir = Path(settings.instrument_cache_dir)
     failed = 0
     for result in results:
         if result.ok:
+            target = (
+                instruments_path(result.exchange)
+                if write_snapshot
+                else cache_file(cache_dir, result.exchange)
+            )
             path = write(target, result, "refreshed from the venue's instrument endpoint")
             console.print(
                 f"[green]{result.exchange.value}[/green]: {len(result.instruments)} perpetuals -> {path}"
@@ -86,8 +91,8 @@ def endpoint(exchange: Annotated[ExchangeId, typer.Option(help="The venue.")]) -
     """The venue's instruments request, to save its answer for `perpwatch instruments import`."""
     from urllib.parse import urlencode
 
-    from services.ingest.venues import adapter_for
     from services.instruments.catalog import load_snapshot
+    from services.venues import adapter_for
 
     adapter = adapter_for(exchange, load_snapshot())
     request = adapter.instruments_request()
@@ -121,10 +126,10 @@ def import_file(
     it for symbols outside the committed snapshot: only the venue's list gives a contract size.
     """
     from services.ingest.instrument_import import parse_instrument_file
-    from services.ingest.instrument_refresh import RefreshResult, write_snapshot
-    from services.ingest.venues import adapter_for
+    from services.ingest.instrument_refresh import RefreshResult, cache_file, write_snapshot
     from services.instruments.catalog import load_snapshot
     from services.runtime.settings import get_settings
+    from services.venues import adapter_for
 
     cache_dir = Path(get_settings().instrument_cache_dir)
     result = parse_instrument_file(adapter_for(exchange, load_snapshot()), file)
@@ -136,7 +141,7 @@ def import_file(
     cached = _cached_instruments(cache_dir, exchange)
     merged = {**cached, **{i.native_symbol: i for i in result.instruments}}
     path = write_snapshot(
-        cache_dir,
+        cache_file(cache_dir, exchange),
         RefreshResult(exchange, list(merged.values())),
         f"imported from {file.name} (the venue's instruments response)",
     )
@@ -150,9 +155,10 @@ def _cached_instruments(cache_dir: Path, exchange: ExchangeId) -> dict[str, Inst
     """What the cache already holds for the venue, so that an import adds to a refresh."""
     import orjson
 
+    from services.ingest.instrument_refresh import cache_file
     from services.instruments.catalog import instrument_from_json
 
-    path = cache_dir / f"{exchange.value}.json"
+    path = cache_file(cache_dir, exchange)
     if not path.is_file():
         return {}
     document = orjson.loads(path.read_bytes())

@@ -4,11 +4,16 @@ A normalizer is pure: a decoded frame and its receive time in, normalized events
 no connection and does no I/O, so the same code serves live connectors, replay and tests.
 """
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from schemas.common import ExchangeId, InstrumentEvent
 
 JsonObject = dict[str, Any]
+
+OpenInterestParser = Callable[..., list[InstrumentEvent]]
+"""``(payload, receive_ts)`` -> events of a polled REST answer; parsers of inverse contracts also
+take ``mark_price=`` (venue units), which ``connector.parse.takes_mark_price`` finds out."""
 
 
 class FrameRejected(ValueError):
@@ -31,4 +36,12 @@ class VenueNormalizer(Protocol):
         self, payload: JsonObject, native_symbol: str, receive_ts: int
     ) -> list[InstrumentEvent]:
         """The book snapshot a venue serves over REST, for venues that bootstrap that way."""
+        ...
+
+    # Optional hook: ``NormalizerDefaults`` (ingest/venue_defaults.py) answers None.
+
+    @property
+    def normalize_open_interest(self) -> OpenInterestParser | None:
+        """The parser of the venue's REST open-interest poll (``polled_channels``); None when the
+        venue streams open interest."""
         ...

@@ -38,12 +38,12 @@ from services.ingest.instrument_import import catalog_with_files
 from services.ingest.normalizer import FrameRejected
 from services.ingest.topics import topic_for
 from services.ingest.venue import VenueAdapter
-from services.ingest.venues import adapter_for
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
 from services.runtime.dead_letter import dead_letter
 from services.runtime.publisher import Publisher
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
+from services.venues import adapter_for
 
 log = logging.getLogger(__name__)
 

@@ -34,13 +34,13 @@ from services.ingest.connector import ConnectorOptions, VenueConnector, resolve_
 from services.ingest.instrument_refresh import refresh_into_cache
 from services.ingest.topics import topic_for
 from services.ingest.venue import Channel
-from services.ingest.venues import adapter_for
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
 from services.runtime.observability import Health, ObservabilityServer
 from services.runtime.process import run_process
 from services.runtime.publisher import Publisher, PublisherStopped
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
+from services.venues import adapter_for
 
 log = logging.getLogger(__name__)
 

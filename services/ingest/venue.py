@@ -1,10 +1,11 @@
 """What a venue module provides: its protocol facts and its parsers, behind one small interface.
 
-One module per venue under ``venues/`` (cryptofeed style). The connector runtime, the exchange
+One package per venue under ``services/venues/``. The connector runtime, the exchange
 simulator, replay and ``perpwatch normalize`` only ever talk to a venue through ``VenueAdapter``,
 so adding a venue never touches them.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -83,7 +84,7 @@ class VenueAdapter(Protocol):
 
     def instruments_request(self) -> RestRequest: ...
 
-    # Optional hooks: ``AdapterDefaults`` (venues/_defaults.py) answers each with "nothing to do".
+    # Optional hooks: ``AdapterDefaults`` (ingest/venue_defaults.py) answers each with "nothing to do".
 
     polled_channels: frozenset[Channel]
     """Channels served over REST only, polled with ``open_interest_request``."""
@@ -114,6 +115,12 @@ class VenueAdapter(Protocol):
 
     def handshake_reply(self, frame: str) -> str | None:
         """The prefix of the reply to await after sending ``frame`` (Engine.IO ``40``)."""
+        ...
+
+    @property
+    def decode_frame(self) -> Callable[[str], Any] | None:
+        """The venue's own text framing (CoinDCX's Engine.IO ``42[...]``) turned into what its
+        normalizer takes (None for a control frame); None when frames are plain JSON."""
         ...
 
     def parse_instruments(self, payload: JsonObject) -> list[Instrument]:

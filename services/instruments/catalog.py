@@ -1,6 +1,6 @@
 """Instrument metadata (contract size, tick, lot, linear or inverse), available offline.
 
-The snapshots in ``snapshots/`` (one file per venue) are versioned in the repo so that normalization never needs a
+The snapshots (``services/venues/<exchange>/instruments.json``, one per venue) are versioned in the repo so that normalization never needs a
 venue to be reachable; ingestors refresh it from the venues' instrument endpoints when they can.
 """
 
@@ -8,12 +8,10 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 
 from schemas.common import ExchangeId
-
-SNAPSHOT_PACKAGE = "services.instruments.snapshots"
+from services.venues import instruments_resource, registered_venues
 
 
 @dataclass(frozen=True)
@@ -157,16 +155,12 @@ class InstrumentCatalog:
 
 
 def load_snapshot(cache_dir: Path | None = None) -> InstrumentCatalog:
-    """Every venue's committed snapshot (``snapshots/<exchange>.json``), overlaid with
+    """Every venue's committed snapshot (``services/venues/<exchange>/instruments.json``), overlaid with
     the refreshed copies in ``cache_dir`` when given: a refreshed instrument replaces the committed
     one with the same native symbol, and committed-only instruments stay known."""
     by_key: dict[tuple[ExchangeId, str], Instrument] = {}
     versions: list[str] = []
-    documents = [
-        resource.read_text()
-        for resource in sorted(resources.files(SNAPSHOT_PACKAGE).iterdir(), key=lambda r: r.name)
-        if resource.name.endswith(".json")
-    ]
+    documents = [instruments_resource(venue).read_text() for venue in registered_venues()]
     if cache_dir is not None and cache_dir.is_dir():
         documents += [path.read_text() for path in sorted(cache_dir.glob("*.json"))]
     for text in documents:

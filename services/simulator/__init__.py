@@ -12,7 +12,7 @@ Layers:
   liquidations; faults (dislocation, liquidity crunch, liquidation burst, funding divergence,
   sequence gap) and transport faults (disconnect, stall, REST rate limit) on demand
   (``Simulator.inject`` / ``POST /faults``) or at random (``ModelConfig.fault_rate_per_min``).
-- ``dialects/<exchange>.py``: one small module per venue rendering model events as that
+- ``services/venues/<exchange>/dialect.py``: one small module per venue rendering model events as that
   venue's frames and answering its client frames (subscribe, ping) and REST calls.
 - ``server.py``: sockets, the market clock, fault plumbing, and exact accounting of what was
   sent (``SimulatorStats.sent_events``), so tests can prove a consumer lost nothing.
@@ -20,10 +20,10 @@ Layers:
   backfill, with each venue's pagination and page limits, from a deterministic path anchored on
   the model's first prices; asked before the dialect's ``rest``.
 
-Adding a venue's dialect is one file, ``dialects/<exchange>.py``, ending with
-``DIALECT = MyDialect`` (discovered like the venue modules):
+A venue's dialect is one file of its package, ``services/venues/<exchange>/dialect.py``, named
+in the package's ``VenueParts`` (``dialect="dialect:MyDialect"``):
 
-1. subclass ``dialects.base.BaseDialect`` and set ``exchange``;
+1. subclass ``services.simulator.dialect.BaseDialect`` and set ``exchange``;
 2. ``on_message(session, text, now_ns)``: parse a client frame; add the venue's topic names to
    ``session.topics``; return the acks/pongs (``self.reply(...)``) and any snapshot frames the
    venue pushes on subscription (``self.frame(..., topic, channel, native_symbol)``);
@@ -45,8 +45,8 @@ Deribit new vs change) and ``TradePrint.forced`` (liquidations flagged on the tr
 ``SimulatorConfig.symbols`` applies to every venue; one that lacks a symbol lists its perpetual
 on the same base (``grids_for``: BTC-USD-PERP on Deribit and COIN-M, BTC-USDC-PERP on Hyperliquid).
 
-The venue must have an adapter in ``services/ingest/venues/`` and an instrument snapshot: the
-simulator takes the WebSocket path from the adapter's ``ws_url`` and the tick/lot grid from the
-snapshot. ``tests/ingest/test_simulator_dialects.py`` then checks the new dialect against the
+The venue's package also has its adapter and instrument snapshot: the simulator takes the
+WebSocket path from the adapter's ``ws_url`` and the tick/lot grid from the snapshot.
+``tests/ingest/test_simulator_dialects.py`` then checks the new dialect against the
 venue's real parser automatically.
 """

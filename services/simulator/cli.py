@@ -55,11 +55,11 @@ def simulate(
     (kinds: dislocation, liquidity_crunch, liquidation_burst, funding_divergence, sequence_gap,
     disconnect, stall, rest_rate_limit); ``GET /stats`` shows what was sent.
     """
-    from services.simulator.dialects import available_dialects
     from services.simulator.model import ModelConfig
     from services.simulator.server import DEFAULT_SYMBOLS, Simulator, SimulatorConfig
+    from services.venues import registered_venues
 
-    chosen = tuple(ExchangeId(v) for v in _split(venues)) or tuple(available_dialects())
+    chosen = tuple(ExchangeId(v) for v in _split(venues)) or tuple(registered_venues())
     ports = {v: (port_base + 2 * i, port_base + 2 * i + 1) for i, v in enumerate(chosen)} if port_base else {}
     config = SimulatorConfig(
         venues=chosen,

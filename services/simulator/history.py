@@ -53,9 +53,9 @@ from typing import Any
 import orjson
 
 from schemas.common import ExchangeId
-from services.simulator.dialects.base import HttpReply, HttpRequest
-from services.simulator.dialects.bitmex import iso as bitmex_iso
+from services.simulator.dialect import HttpReply, HttpRequest
 from services.simulator.model import Grid, MarketModel, profile_of
+from services.venues.bitmex.dialect import iso as bitmex_iso
 
 MS = 1_000_000
 MINUTE_MS = 60_000
@@ -80,7 +80,7 @@ _PHEMEX_RESOLUTIONS = (60, 300, 900, 1800, 3600, 14400, 86400)
 PHEMEX_MAX_KLINES = 2000
 _COINDCX_RESOLUTIONS = {"1": 1, "5": 5, "60": 60, "1D": 1440}
 
-# Deribit, BitMEX and KuCoin Futures (services/backfill/venues/{deribit,bitmex,kucoin_futures}.py cite the pages).
+# Deribit, BitMEX and KuCoin Futures (services/venues/{deribit,bitmex,kucoin_futures}/history.py cite the pages).
 _DERIBIT_CHART = "/api/v2/public/get_tradingview_chart_data"
 _DERIBIT_FUNDING = "/api/v2/public/get_funding_rate_history"
 _DERIBIT_RESOLUTIONS = {"1": 1, "3": 3, "5": 5, "10": 10, "15": 15, "30": 30, "60": 60, "120": 120, "180": 180,
@@ -96,7 +96,7 @@ _KUCOIN_FUNDING = "/api/v1/contract/funding-rates"
 _KUCOIN_GRANULARITIES = {1, 5, 15, 30, 60, 120, 240, 480, 720, 1440, 10080}
 KUCOIN_MAX_BARS = 500
 
-# OKX, Gate.io and Bitget (services/backfill/venues/{okx,gateio,bitget}.py cite the pages).
+# OKX, Gate.io and Bitget (services/venues/{okx,gateio,bitget}/history.py cite the pages).
 _OKX_CANDLES = "/api/v5/market/history-candles"
 _OKX_FUNDING = "/api/v5/public/funding-rate-history"
 _OKX_OI = "/api/v5/rubik/stat/contracts/open-interest-history"

@@ -8,7 +8,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from services.simulator.dialects.base import HttpReply, HttpRequest
+from services.simulator.dialect import HttpReply, HttpRequest
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,8 @@ from websockets.http11 import Request, Response
 from schemas.common import ExchangeId
 from services.ingest.connector.connector import ConnectorOptions, instruments_of
 from services.ingest.venue import Channel
-from services.ingest.venues import adapter_for
 from services.instruments.catalog import load_snapshot
-from services.simulator.dialects import available_dialects, dialect_for
-from services.simulator.dialects.base import Dialect, Endpoints, HttpReply, HttpRequest, OutFrame, Session
+from services.simulator.dialect import Dialect, Endpoints, HttpReply, HttpRequest, OutFrame, Session
 from services.simulator.history import HistoryModel, VenueHistoryEndpoints
 from services.simulator.http import HttpServer
 from services.simulator.model import (
@@ -44,6 +42,7 @@ from services.simulator.model import (
     ModelEvent,
     TransportFault,
 )
+from services.venues import adapter_for, dialect_for, registered_venues
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +162,7 @@ def grids_for(venues: list[ExchangeId], symbols: tuple[str, ...]) -> list[Grid]:
 class Simulator:
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
-        venues = list(self.config.venues or available_dialects())
+        venues = list(self.config.venues or registered_venues())
         self.model = MarketModel(
             grids_for(venues, self.config.symbols), seed=self.config.seed, config=self.config.model
         )

@@ -11,9 +11,9 @@ import orjson
 
 from schemas.common import ExchangeId, InstrumentEvent
 from services.backfill.core.plan import NS_PER_MS, What, Window, plan
-from services.backfill.venues import VenueHistory, history_for
+from services.backfill.history import VenueHistory, history_for
 from services.instruments.catalog import load_snapshot
-from services.simulator.dialects.base import HttpRequest
+from services.simulator.dialect import HttpRequest
 from services.simulator.history import HistoryModel, VenueHistoryEndpoints
 from services.simulator.model import MarketModel
 from services.simulator.server import grids_for

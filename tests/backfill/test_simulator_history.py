@@ -3,7 +3,7 @@
 import orjson
 
 from schemas.common import ExchangeId
-from services.simulator.dialects.base import HttpRequest
+from services.simulator.dialect import HttpRequest
 from services.simulator.history import HistoryModel, VenueHistoryEndpoints
 from services.simulator.model import MarketModel
 from services.simulator.server import grids_for

@@ -1,6 +1,6 @@
 """Book events from the 2021-2023 cryptofeed samples, whose formats today's parsers do not read.
 
-The venue modules in ``services/ingest/venues`` parse the venues' *current* formats. The
+The venue adapters in ``services/venues/<exchange>/`` parse the venues' *current* formats. The
 cryptofeed samples (../shared/data/cryptofeed) are older: OKX books without ``seqId``, Bitget v1,
 KuCoin spot ``l2update``, Deribit option books. They are still the only real recordings with
 OKX/Bitget checksums and KuCoin/Deribit sequence chains, so this test-only reader maps their book

@@ -13,12 +13,12 @@ from schemas.common import ExchangeId
 from schemas.market_data import BookDelta, BookSnapshot
 from services.book_builder.core.decode import decode_book_event
 from services.book_builder.service import BookBuilderProcessor
-from services.ingest.venues import normalizer_for
 from services.instruments.catalog import load_snapshot
 from services.runtime.publisher import Publisher
 from services.runtime.service import Output
 from services.runtime.settings import Settings
 from services.runtime.topics import partitions_of
+from services.venues import normalizer_for
 
 KEY = b"binance_usdm:BTC-USDT-PERP"
 

@@ -7,7 +7,7 @@ import pytest
 from schemas.common import ExchangeId
 from services.book_builder.core import BinanceSequenceRule, BookBuilder, BookState, TopOfBook
 from services.book_builder.core.builder import BookInvalidated, DepthSnapshot, InvalidReason, Outcome
-from services.book_builder.core.checksum import ChecksumSpec, okx_checksum
+from services.book_builder.core.checksum import ChecksumSpec, interleaved_crc32
 from services.book_builder.core.sequence import ContiguousRangeRule, PrevIdSequenceRule
 from tests.book_builder.events import delta, levels, snapshot
 
@@ -118,8 +118,8 @@ def test_empty_updates_are_heartbeats() -> None:
 
 def test_a_checksum_mismatch_breaks_the_book_and_zero_means_no_checksum() -> None:
     bids, asks = [("100", "1")], [("101", "2")]
-    good = okx_checksum(levels(bids), levels(asks))
-    builder = BookBuilder(PrevIdSequenceRule("okx"), checksum=ChecksumSpec(okx_checksum))
+    good = interleaved_crc32(levels(bids), levels(asks))
+    builder = BookBuilder(PrevIdSequenceRule("okx"), checksum=ChecksumSpec(interleaved_crc32))
     builder.on_snapshot(snapshot(1, bids, asks, checksum=good, exchange=ExchangeId.OKX))
     assert builder.counters.checksum_checks == 1
     assert tops(builder.on_delta(delta(None, 2, 1, bids=[("100", "3")], checksum=0, exchange=ExchangeId.OKX)))

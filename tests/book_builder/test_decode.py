@@ -16,8 +16,8 @@ from schemas.examples import EXAMPLES
 from schemas.market_data import BookDelta, BookSequence, BookSnapshot
 from schemas.topics import topic
 from services.book_builder.core.decode import RejectedInput, decode_book_event
-from services.ingest.venues.binance_usdm import BinanceUsdmNormalizer
 from services.instruments.catalog import load_snapshot
+from services.venues.binance_usdm.adapter import BinanceUsdmNormalizer
 
 CONTRACT = topic("md.book.v1").payload
 VALID: dict[str, Any] = orjson.loads(EXAMPLES["md.book.v1"].model_dump_json())

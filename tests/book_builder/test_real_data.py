@@ -1,6 +1,6 @@
 """The book core on real recordings: venue tops, venue checksums, sequence chains, injected faults.
 
-Production path first: frames go through ``services.ingest.venues.normalizer_for`` exactly as
+Production path first: frames go through ``services.venues.normalizer_for`` exactly as
 ``perpwatch book check`` does; a parser that reads no book frame of its sample fails (a broken
 parser once turned its chain test into a skip).
 
@@ -23,11 +23,11 @@ from schemas.market_data import BookDelta, BookSnapshot
 from services.book_builder.check import CheckReport, check_capture
 from services.book_builder.core import BookBuilder, BookState, TopOfBook
 from services.book_builder.core.builder import BookInvalidated, InvalidReason
-from services.book_builder.core.checksum import ChecksumSpec, WireUnits, okx_checksum
+from services.book_builder.core.checksum import ChecksumSpec, WireUnits, interleaved_crc32
 from services.book_builder.core.sequence import ContiguousRangeRule, PrevIdSequenceRule, StreamOrderRule
 from services.book_builder.venues import new_builder
-from services.ingest.venues import normalizer_for
 from services.instruments.catalog import load_snapshot
+from services.venues import normalizer_for
 from tests.book_builder import legacy_frames
 
 BookEvent = BookSnapshot | BookDelta
@@ -99,7 +99,7 @@ def _total(books: dict[str, BookBuilder], counter: str) -> int:
 def test_okx_every_checksum_of_the_sample_matches(cryptofeed_dir: Path) -> None:
     books = _run(
         legacy_frames.okx_books(cryptofeed_dir / "OKX.ws.1.0"),
-        lambda: BookBuilder(StreamOrderRule("okx-2022"), checksum=ChecksumSpec(okx_checksum)),
+        lambda: BookBuilder(StreamOrderRule("okx-2022"), checksum=ChecksumSpec(interleaved_crc32)),
     )
     assert _total(books, "checksum_checks") == 290  # as recorded: 290 book messages, all checksummed
     assert _total(books, "checksum_failures") == 0
@@ -109,7 +109,7 @@ def test_okx_inverse_swap_checksums_match_from_base_units(cryptofeed_dir: Path) 
     """UNI-USD-SWAP converted to base units as the parser publishes it, checked back in contracts."""
     instrument = load_snapshot().get(ExchangeId.OKX, "UNI-USD-SWAP")
     units = WireUnits(instrument.contract_size, instrument.inverse, instrument.multiplier)
-    builder = BookBuilder(StreamOrderRule("okx-2022"), checksum=ChecksumSpec(okx_checksum, units=units))
+    builder = BookBuilder(StreamOrderRule("okx-2022"), checksum=ChecksumSpec(interleaved_crc32, units=units))
     for event in legacy_frames.okx_books(cryptofeed_dir / "OKX.ws.1.0"):
         if event.native_symbol == "UNI-USD-SWAP":
             bids = [(p, instrument.base_quantity(q, p)) for p, q in event.bids]
@@ -120,10 +120,9 @@ def test_okx_inverse_swap_checksums_match_from_base_units(cryptofeed_dir: Path) 
 
 
 def test_bitget_every_checksum_of_the_sample_matches(cryptofeed_dir: Path) -> None:
-    checksum = pytest.importorskip("services.ingest.venues.bitget").bitget_checksum
     books = _run(
         legacy_frames.bitget_books(cryptofeed_dir / "BITGET.ws.2.0"),
-        lambda: BookBuilder(StreamOrderRule("bitget-v1"), checksum=ChecksumSpec(checksum)),
+        lambda: BookBuilder(StreamOrderRule("bitget-v1"), checksum=ChecksumSpec(interleaved_crc32)),
     )
     assert _total(books, "checksum_checks") == 194
     assert _total(books, "checksum_failures") == 0
@@ -231,7 +230,7 @@ def test_okx_missing_update_is_caught_by_the_checksum_and_rebuilt(cryptofeed_dir
     ]
     reference, faulty, outcomes = _replay_with_fault(
         events,
-        lambda: BookBuilder(StreamOrderRule("okx-2022"), checksum=ChecksumSpec(okx_checksum)),
+        lambda: BookBuilder(StreamOrderRule("okx-2022"), checksum=ChecksumSpec(interleaved_crc32)),
         dropped=50,
         resync_after=60,
     )

@@ -22,10 +22,10 @@ from schemas.topics import topic
 from services.book_builder.checkpoints import CHECKPOINT_TOPIC, BookCheckpointRecord
 from services.book_builder.core.decode import decode_book_event
 from services.book_builder.service import BOOK_BBO, BOOK_DEPTH, BookBuilderProcessor
-from services.ingest.venues import normalizer_for
 from services.instruments.catalog import load_snapshot
 from services.runtime.service import Output, RejectedInput
 from services.runtime.settings import Settings
+from services.venues import normalizer_for
 
 TOPIC = "test.md.book.v1"
 TP = TopicPartition(TOPIC, 0)

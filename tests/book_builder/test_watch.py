@@ -3,10 +3,11 @@
 from schemas.common import ExchangeId
 from schemas.market_data import BookSequence
 from services.book_builder.core.watch import continuity_watch_for
+from services.venues import book_spec_for
 
 
 def test_okx_prev_id_chain_breaks_once_then_heals_on_the_next_snapshot() -> None:
-    watch = continuity_watch_for(ExchangeId.OKX)
+    watch = continuity_watch_for(book_spec_for(ExchangeId.OKX))
     assert watch is not None
     assert not watch.on_delta("BTC-USDT-SWAP", BookSequence(last=5, prev=4))  # before any snapshot
     watch.on_snapshot("BTC-USDT-SWAP", BookSequence(last=10, prev=-1))
@@ -23,7 +24,7 @@ def test_okx_prev_id_chain_breaks_once_then_heals_on_the_next_snapshot() -> None
 
 
 def test_bybit_contiguous_ids_and_a_new_session() -> None:
-    watch = continuity_watch_for(ExchangeId.BYBIT)
+    watch = continuity_watch_for(book_spec_for(ExchangeId.BYBIT))
     assert watch is not None
     watch.on_snapshot("BTCUSDT", BookSequence(last=100))
     assert not watch.on_delta("BTCUSDT", BookSequence(first=101, last=101))
@@ -35,6 +36,6 @@ def test_bybit_contiguous_ids_and_a_new_session() -> None:
 
 def test_rest_bootstrapped_venues_have_no_watch() -> None:
     """Their broken books are resynced from REST by the book builder."""
-    assert continuity_watch_for(ExchangeId.BINANCE_USDM) is None
-    assert continuity_watch_for(ExchangeId.GATEIO) is None
-    assert continuity_watch_for(ExchangeId.OKX) is not None
+    assert continuity_watch_for(book_spec_for(ExchangeId.BINANCE_USDM)) is None
+    assert continuity_watch_for(book_spec_for(ExchangeId.GATEIO)) is None
+    assert continuity_watch_for(book_spec_for(ExchangeId.OKX)) is not None

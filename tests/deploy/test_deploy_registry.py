@@ -95,8 +95,8 @@ def test_compose_service_is_wired(compose: dict[str, Any], spec: ServiceSpec) ->
 def test_compose_ingest_reads_the_simulator(compose: dict[str, Any]) -> None:
     """Ingest's default source is `perpwatch simulate`, fed as `perpwatch up` feeds it."""
     from services.cli.up import SIMULATED_SYMBOLS
-    from services.simulator.dialects import available_dialects
     from services.simulator.server import grids_for
+    from services.venues import registered_venues
 
     svc = compose["services"]
     ingest, simulator = svc["ingest"], svc["simulator"]
@@ -115,7 +115,7 @@ def test_compose_ingest_reads_the_simulator(compose: dict[str, Any]) -> None:
     default_feeds = feeds.split(":-", 1)[1].rstrip("}")
     expected = ";".join(
         f"{venue.value}:{','.join(g.native_symbol for g in grids_for([venue], SIMULATED_SYMBOLS))}"
-        for venue in available_dialects()
+        for venue in registered_venues()
     )
     assert default_feeds == expected, "every simulated venue, as `perpwatch up` feeds them"
 

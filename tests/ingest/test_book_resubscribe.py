@@ -16,10 +16,10 @@ from schemas.common import ExchangeId
 from schemas.market_data import BookSnapshot
 from services.ingest.connector.parse import normalize_raw
 from services.ingest.venue import Channel
-from services.ingest.venues import adapter_for, available_exchanges
 from services.instruments.catalog import load_snapshot
-from services.simulator.dialects.base import Session
+from services.simulator.dialect import Session
 from services.simulator.model import Fault, FaultKind
+from services.venues import adapter_for, registered_venues
 
 from .test_connector_simulator import FAST_MARKET, Feed, start_feed, wait_until
 from .test_simulator_dialects import bound
@@ -30,7 +30,7 @@ RESUBSCRIBING = (ExchangeId.OKX, ExchangeId.BYBIT, ExchangeId.BITGET, ExchangeId
 
 def test_which_venues_resubscribe_one_book() -> None:
     catalog = load_snapshot()
-    found = {v for v in available_exchanges() if adapter_for(v, catalog).book_resubscribe_frames("X")}
+    found = {v for v in registered_venues() if adapter_for(v, catalog).book_resubscribe_frames("X")}
     assert found == set(RESUBSCRIBING)
 
 

@@ -21,10 +21,10 @@ from services.ingest.captures import (
     snapshot_matcher,
 )
 from services.ingest.replay import normalize_frame, open_capture
-from services.ingest.venues import adapter_for
 from services.instruments.catalog import load_snapshot
 from services.simulator.model import ModelConfig
 from services.simulator.server import Simulator, SimulatorConfig
+from services.venues import adapter_for
 
 
 async def test_a_capture_replays_to_the_events_the_connector_saw(tmp_path: Path) -> None:

@@ -21,11 +21,11 @@ from schemas.common import ExchangeId
 from schemas.market_data import ConnectorState, Funding, OpenInterest
 from services.ingest.connector.rest import RestClient
 from services.ingest.venue import Channel
-from services.ingest.venues import adapter_for
 from services.instruments.catalog import load_snapshot
-from services.simulator.dialects.coindcx import CoindcxDialect
-from services.simulator.dialects.kucoin_futures import KucoinFuturesDialect
 from services.simulator.server import Simulator, SimulatorConfig
+from services.venues import adapter_for
+from services.venues.coindcx.dialect import CoindcxDialect
+from services.venues.kucoin_futures.dialect import KucoinFuturesDialect
 
 from .test_connector_simulator import FAST_MARKET, sent_counts, start_feed, wait_until
 

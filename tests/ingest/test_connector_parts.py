@@ -17,8 +17,8 @@ from services.ingest.connector.rate_limit import TokenBucket
 from services.ingest.connector.rest import parse_retry_after
 from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel, RateLimit
-from services.ingest.venues import adapter_for
 from services.instruments.catalog import load_snapshot
+from services.venues import adapter_for
 
 
 def test_backoff_grows_exponentially_with_jitter_up_to_the_cap() -> None:

@@ -20,19 +20,17 @@ from prometheus_client import REGISTRY
 from schemas.common import ExchangeId
 from schemas.market_data import BookDelta, BookSnapshot, ConnectorState, Trade
 from services.book_builder.core.builder import BookBuilder, BookState
-from services.book_builder.core.rules import sequence_rule_for
 from services.ingest.connector import FrameTap, MemorySink, VenueConnector
 from services.ingest.connector.parse import CHANNEL_OF_EVENT, normalize_raw
 from services.ingest.venue import Channel, RestRequest, VenueAdapter
-from services.ingest.venues import adapter_for
-from services.ingest.venues.binance_usdm import BinanceUsdmAdapter
 from services.instruments.catalog import load_snapshot
-from services.simulator.dialects import available_dialects
-from services.simulator.dialects.coindcx import CoindcxDialect
 from services.simulator.model import Fault, FaultKind, ModelConfig
 from services.simulator.server import Simulator, SimulatorConfig
+from services.venues import adapter_for, book_spec_for, registered_venues
+from services.venues.binance_usdm.adapter import BinanceUsdmAdapter
+from services.venues.coindcx.dialect import CoindcxDialect
 
-VENUES = available_dialects()
+VENUES = registered_venues()
 # Funding and open interest twice a second: every channel shows up within a second.
 FAST_MARKET = ModelConfig(tick_s=0.05, funding_every_s=0.5, open_interest_every_s=0.5)
 FAST = {"backoff_initial_s": 0.05, "backoff_cap_s": 0.5, "protocol_ping_interval_s": None, "seed": 7}
@@ -135,7 +133,7 @@ def resynced(simulator: Simulator, feed: Feed) -> bool:
 def assert_books_synced(simulator: Simulator, feed: Feed) -> None:
     """Replaying the published book events through the book builder ends on the venue's book."""
     venue = feed.adapter.exchange
-    rule = sequence_rule_for(venue)
+    rule = book_spec_for(venue).rule
     assert rule is not None
     for grid in (g for g in simulator.model.grids if g.venue == venue):
         builder = BookBuilder(rule)

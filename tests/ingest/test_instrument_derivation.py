@@ -21,10 +21,10 @@ from services.ingest.connector.parse import normalize_raw
 from services.ingest.instrument_import import catalog_with_files, parse_instrument_file, response_bodies
 from services.ingest.normalizer import FrameRejected
 from services.ingest.replay import normalize_frame, open_capture
-from services.ingest.venues import adapter_for
 from services.instruments import catalog as catalog_module
 from services.instruments.catalog import InstrumentCatalog, UnknownInstrument, load_snapshot
 from services.instruments.naming import NAMING_RULES
+from services.venues import adapter_for
 
 CONTRACT_VENUES = (
     ExchangeId.OKX,
@@ -320,12 +320,12 @@ def test_derived_book_events_pass_the_book_builders_decoder(shared_data: Path) -
 
 
 def test_every_committed_snapshot_says_where_its_values_come_from() -> None:
-    from importlib import resources
+    from services.venues import instruments_resource, registered_venues
 
-    for resource in resources.files("services.instruments.snapshots").iterdir():
-        if resource.name.endswith(".json"):
-            document = json.loads(resource.read_text())
-            assert document["source"], resource.name
+    for venue in registered_venues():
+        document = json.loads(instruments_resource(venue).read_text())
+        assert document["exchange"] == venue.value
+        assert document["source"], venue.value
     catalog = load_snapshot()
     # Widened from the venues' own recorded lists (cryptofeed NAME.0 files).
     assert len(catalog.instruments(ExchangeId.GATEIO)) >= 50
@@ -334,14 +334,16 @@ def test_every_committed_snapshot_says_where_its_values_come_from() -> None:
 
 
 def test_an_import_adds_to_what_the_cache_holds(shared_data: Path, cache_dir: Path) -> None:
-    from services.ingest.instrument_refresh import RefreshResult, write_snapshot
+    from services.ingest.instrument_refresh import RefreshResult, cache_file, write_snapshot
     from services.ingest.instruments_cli import app
 
     # A contract listed after the recorded list was taken: only the earlier refresh knows it.
     refreshed = replace(
         load_snapshot().get(ExchangeId.GATEIO, "BTC_USDT"), native_symbol="NEWCOIN_USDT", base="NEWCOIN"
     )
-    write_snapshot(cache_dir, RefreshResult(ExchangeId.GATEIO, [refreshed]), "a refresh")
+    write_snapshot(
+        cache_file(cache_dir, ExchangeId.GATEIO), RefreshResult(ExchangeId.GATEIO, [refreshed]), "a refresh"
+    )
     gate_list = shared_data / "cryptofeed" / "GATEIO_FUTURES.0"
     result = CliRunner().invoke(app, ["import", "--exchange", "gateio", str(gate_list)])
     assert result.exit_code == 0, result.output

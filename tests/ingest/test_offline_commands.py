@@ -23,8 +23,8 @@ from services.ingest.capture import CaptureWriter
 from services.ingest.connector.parse import normalize_raw
 from services.ingest.normalizer import FrameRejected
 from services.ingest.replay import FrameTally, open_capture, tally_capture
-from services.ingest.venues import adapter_for
 from services.instruments.catalog import load_snapshot
+from services.venues import adapter_for
 from tests.ingest.test_frame_accounting import CAPTURES
 
 SUMMARY_KEYS = {

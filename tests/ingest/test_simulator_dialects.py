@@ -5,31 +5,24 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
-from decimal import Decimal
 
 import pytest
 
 from schemas.common import ExchangeId
-from schemas.market_data import BookSnapshot, OpenInterest, Trade
+from schemas.market_data import BookSnapshot
 from services.ingest.connector import instruments_of
-from services.ingest.connector.parse import CHANNEL_OF_EVENT, normalize_raw, normalize_rest_snapshot
-from services.ingest.venue import Channel, RestRequest, VenueAdapter
-from services.ingest.venues import adapter_for, available_exchanges
+from services.ingest.connector.parse import CHANNEL_OF_EVENT, normalize_raw
+from services.ingest.venue import Channel, RestRequest
 from services.instruments.catalog import load_snapshot
-from services.simulator.dialects import available_dialects, dialect_for
-from services.simulator.dialects.base import Dialect, Endpoints, HttpRequest, Session
-from services.simulator.model import Fault, FaultKind, MarketModel, TradePrint, TransportFault
+from services.simulator.dialect import Dialect, Endpoints, HttpRequest, Session
+from services.simulator.model import Fault, FaultKind, MarketModel, TransportFault
 from services.simulator.server import Simulator, SimulatorConfig, fault_from_json, grids_for
+from services.venues import adapter_for, dialect_for, registered_venues
 
 from .test_simulator_model import STEP_NS, T0
 
-DIALECTS = available_dialects()
+DIALECTS = registered_venues()
 SYMBOLS = ("BTC-USDT-PERP", "ETH-USDT-PERP")
-
-
-def polled_channels(adapter: VenueAdapter) -> frozenset[Channel]:
-    polled: frozenset[Channel] = getattr(adapter, "polled_channels", frozenset({Channel.OPEN_INTEREST}))
-    return polled
 
 
 def bound(venue: ExchangeId, symbols: tuple[str, ...] = SYMBOLS) -> tuple[MarketModel, Dialect]:
@@ -41,7 +34,7 @@ def bound(venue: ExchangeId, symbols: tuple[str, ...] = SYMBOLS) -> tuple[Market
 
 def test_every_dialect_is_a_venue_with_an_adapter() -> None:
     assert ExchangeId.BINANCE_USDM in DIALECTS
-    assert set(DIALECTS) <= set(available_exchanges())
+    assert set(DIALECTS) <= set(registered_venues())
 
 
 @pytest.mark.parametrize("venue", DIALECTS, ids=lambda v: v.value)
@@ -89,7 +82,7 @@ def render_and_parse(venue: ExchangeId, symbols: tuple[str, ...]) -> None:
     assert frames > 100
     # Every channel the venue streams shows up (open interest, and KuCoin's funding, are REST-only
     # on some venues).
-    streamed = adapter.capabilities - polled_channels(adapter)
+    streamed = adapter.capabilities - adapter.polled_channels
     assert streamed <= seen
 
 
@@ -120,43 +113,6 @@ def test_subscription_handshake_acks_are_control_frames(venue: ExchangeId) -> No
         assert all(normalize_raw(adapter, r.text.encode(), T0) in (None, []) for r in replies)
 
 
-def test_binance_trade_values_round_trip() -> None:
-    model, dialect = bound(ExchangeId.BINANCE_USDM)
-    adapter = adapter_for(ExchangeId.BINANCE_USDM, load_snapshot())
-    for n in range(40):
-        for event in model.step(T0 + n * STEP_NS):
-            if not isinstance(event, TradePrint):
-                continue
-            frame = next(f for f in dialect.render(event) if "aggTrade" in f.text)
-            [trade] = normalize_raw(adapter, frame.text.encode(), T0) or []
-            assert isinstance(trade, Trade)
-            assert trade.price == event.price * event.grid.tick
-            assert trade.quantity == event.lots * event.grid.lot
-            assert trade.trade_id == f"a{event.trade_id}"
-            return
-    pytest.fail("no trade in 4 s of market")
-
-
-def test_binance_rest_snapshot_matches_the_stream_ids() -> None:
-    model, dialect = bound(ExchangeId.BINANCE_USDM)
-    adapter = adapter_for(ExchangeId.BINANCE_USDM, load_snapshot())
-    model.step(T0)
-    request = adapter.book_snapshot_request("BTCUSDT")
-    assert request is not None
-    reply = dialect.rest(HttpRequest("GET", request.path, dict(request.params)), T0)
-    assert reply.status == 200
-    [snapshot] = normalize_rest_snapshot(adapter, reply.body, "BTCUSDT", T0)
-    assert isinstance(snapshot, BookSnapshot)
-    view = model.book(ExchangeId.BINANCE_USDM, "BTCUSDT")
-    assert snapshot.sequence.last == view.last
-    assert snapshot.bids[0][0] == view.bids[0][0] * Decimal("0.10")
-    assert dialect.rest(HttpRequest("GET", "/fapi/v1/depth", {"symbol": "NOPE"}), T0).status == 400
-    oi = dialect.rest(HttpRequest("GET", "/fapi/v1/openInterest", {"symbol": "ETHUSDT"}), T0)
-    [interest] = adapter.normalizer.normalize_open_interest(json.loads(oi.body), T0)  # type: ignore[attr-defined]
-    assert isinstance(interest, OpenInterest)
-    assert interest.open_interest > 0
-
-
 @pytest.mark.parametrize("venue", DIALECTS, ids=lambda v: v.value)
 def test_instrument_endpoint_agrees_with_the_committed_snapshot(venue: ExchangeId) -> None:
     model, dialect = bound(venue)
@@ -185,20 +141,6 @@ def _body(request: RestRequest) -> bytes:
 
 def _get(request: RestRequest) -> HttpRequest:
     return HttpRequest(request.method, request.path, dict(request.params), _body(request))
-
-
-def test_binance_stream_limit_closes_the_connection() -> None:
-    _, dialect = bound(ExchangeId.BINANCE_USDM)
-    dialect.max_streams = 2  # type: ignore[attr-defined]  # the Binance dialect's own limit
-    session = Session(1, "/stream")
-    request = {
-        "method": "SUBSCRIBE",
-        "params": ["btcusdt@aggTrade", "btcusdt@depth", "ethusdt@depth"],
-        "id": 1,
-    }
-    [reply] = dialect.on_message(session, json.dumps(request), T0)
-    assert reply.close_code == 1008
-    assert "Too many streams" in reply.text
 
 
 def test_fault_documents_are_validated() -> None:

@@ -15,19 +15,17 @@ from decimal import Decimal
 from schemas.common import ExchangeId
 from schemas.market_data import BookDelta, BookSnapshot, ConnectorState, ConnectorStatus
 from services.book_builder.core.builder import BookBuilder, BookState
-from services.book_builder.core.rules import sequence_rule_for
 from services.ingest.connector import ConnectorOptions
 from services.ingest.connector.parse import CHANNEL_OF_EVENT
 from services.ingest.service import FeedSpec, IngestService
-from services.ingest.venues import adapter_for
 from services.instruments.catalog import load_snapshot
 from services.runtime.settings import Settings
-from services.simulator.dialects import available_dialects
 from services.simulator.model import Fault, FaultKind, ModelConfig
 from services.simulator.server import Simulator, SimulatorConfig
+from services.venues import adapter_for, book_spec_for, registered_venues
 from tests.integration.helpers import read_topic
 
-VENUES: tuple[ExchangeId, ...] = tuple(available_dialects())
+VENUES: tuple[ExchangeId, ...] = tuple(registered_venues())
 DROPPED = (ExchangeId.KUCOIN_FUTURES, ExchangeId.COINDCX)
 MARKET_TOPICS = (
     "md.trades.v1",
@@ -115,7 +113,7 @@ async def test_simulated_venues_reach_kafka_without_loss(settings: Settings) -> 
     # on the venue's own top of book.
     for book_key, events in books.items():
         exchange = events[0].exchange
-        rule = sequence_rule_for(exchange)
+        rule = book_spec_for(exchange).rule
         assert rule is not None
         builder = BookBuilder(rule)
         for event in events:

@@ -17,10 +17,10 @@ from schemas.book import BookDepth
 from schemas.common import ExchangeId
 from schemas.market_data import BookDelta, BookSnapshot, Trade
 from services.book_builder.service import BookBuilderProcessor
-from services.ingest.venues import normalizer_for
 from services.instruments.catalog import load_snapshot
 from services.runtime.service import Output
 from services.runtime.settings import Settings
+from services.venues import normalizer_for
 
 KEY = b"binance_usdm:BTC-USDT-PERP"
 

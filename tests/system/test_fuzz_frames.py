@@ -31,11 +31,11 @@ from services.ingest.connector.parse import CHANNEL_OF_EVENT, normalize_raw
 from services.ingest.normalizer import FrameRejected
 from services.ingest.service import FeedSpec, IngestService
 from services.ingest.venue import Channel
-from services.ingest.venues import adapter_for
 from services.instruments.catalog import load_snapshot
 from services.runtime.settings import Settings
 from services.simulator.model import ModelConfig
 from services.simulator.server import Simulator, SimulatorConfig
+from services.venues import adapter_for
 from tests.ingest.fuzzkit import binance_capture_frames, fuzz_texts
 from tests.integration.helpers import read_topic
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from schemas import BestBidOffer, BookDelta, BookSequence, BookSnapshot, ExchangeId
 from services.book_builder.core import BinanceSequenceRule, BookBuilder, BookState, L2Book, TopOfBook
 from services.book_builder.core.builder import BookInvalidated
-from services.ingest.venues.binance_usdm import BinanceUsdmNormalizer
 from services.instruments.catalog import load_snapshot
+from services.venues.binance_usdm.adapter import BinanceUsdmNormalizer
 
 IDS = {"exchange": ExchangeId.BINANCE_USDM, "symbol": "BTC-USDT-PERP", "native_symbol": "BTCUSDT"}
 

@@ -12,9 +12,9 @@ from services.book_builder.core.builder import (
     Outcome,
     TopOfBook,
 )
-from services.book_builder.core.checksum import ChecksumSpec, WireUnits, okx_checksum
+from services.book_builder.core.checksum import ChecksumSpec, WireUnits, interleaved_crc32
 from services.book_builder.core.decode import RejectedInput, decode_book_event
-from services.book_builder.core.rules import BookSpec, SnapshotSource, book_spec_for, sequence_rule_for
+from services.book_builder.core.rules import BookSpec, SnapshotSource
 from services.book_builder.core.sequence import (
     BinanceSequenceRule,
     ContiguousRangeRule,
@@ -51,8 +51,6 @@ __all__ = [
     "TopOfBook",
     "Verdict",
     "WireUnits",
-    "book_spec_for",
     "decode_book_event",
-    "okx_checksum",
-    "sequence_rule_for",
+    "interleaved_crc32",
 ]

@@ -58,10 +58,6 @@ def _wire(value: Any) -> str:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
-okx_checksum = interleaved_crc32
-bitget_checksum = interleaved_crc32
-
-
 @dataclass(frozen=True, slots=True)
 class WireUnits:
     """How the parser turned the venue's (price, size) into normalized (price, base quantity)."""

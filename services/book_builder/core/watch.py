@@ -3,15 +3,14 @@
 The book builder rebuilds the books; an ingestor only needs to know when one symbol's stream broke,
 so that on venues that send their snapshots on the stream (OKX, Bybit, Bitget, Deribit, ...) it can
 resubscribe that one symbol (the venue answers with a fresh snapshot) instead of leaving the book
-broken until the next reconnect. The same venue rules as the builder's (``rules.py``), no levels.
+broken until the next reconnect. The same venue rules as the builder's (the venue's ``BookSpec``), no levels.
 Pure and deterministic: the shell feeds it the book events of one session.
 """
 
 from dataclasses import dataclass
 
-from schemas.common import ExchangeId
 from schemas.market_data import BookSequence
-from services.book_builder.core.rules import SnapshotSource, book_spec_for
+from services.book_builder.core.rules import BookSpec, SnapshotSource
 from services.book_builder.core.sequence import SequenceRule, Verdict
 
 
@@ -62,10 +61,9 @@ class ContinuityWatch:
         return stream is not None and stream.broken
 
 
-def continuity_watch_for(exchange: ExchangeId) -> ContinuityWatch | None:
+def continuity_watch_for(spec: BookSpec) -> ContinuityWatch | None:
     """A watch for venues whose books restart from a snapshot on the stream; None for venues whose
     books start from REST (the book builder fetches those snapshots itself)."""
-    spec = book_spec_for(exchange)
     if spec.snapshot_source is not SnapshotSource.STREAM:
         return None
     return ContinuityWatch(spec.rule)

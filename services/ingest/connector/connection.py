@@ -39,6 +39,7 @@ from services.ingest.connector.sink import EventSink, FrameTap
 from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel, VenueAdapter
 from services.runtime.dead_letter import dead_letter
+from services.venues import book_spec_for
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class FeedConnection:
         # snapshot taken after it is guaranteed to be at least as new as the stream.
         self.book_seen: dict[str, asyncio.Event] = {}
         self.session_started_at = 0.0
-        self._book_watch = continuity_watch_for(adapter.exchange)
+        self._book_watch = continuity_watch_for(book_spec_for(adapter.exchange))
         self._broken_books: list[str] = []
         self.book_resubscribes = 0
         """Symbols resubscribed alone because their book stream broke (all sessions)."""

@@ -347,7 +347,7 @@ class VenueConnector:
         return (
             bool(self._polled_channels())
             and bool(self.options.open_interest_poll_s)
-            and callable(getattr(self.adapter.normalizer, "normalize_open_interest", None))
+            and self.adapter.normalizer.normalize_open_interest is not None
         )
 
     async def _poll(self) -> None:

@@ -54,8 +54,8 @@ def _is_control(adapter: VenueAdapter, frame: Any) -> bool:
 
 def normalize_raw(adapter: VenueAdapter, raw: bytes | str, receive_ts: int) -> list[InstrumentEvent] | None:
     """The events of one received frame; ``None`` for a control frame (ack, pong, heartbeat)."""
-    decode = getattr(adapter, "decode_frame", None)
-    if callable(decode):
+    decode = adapter.decode_frame
+    if decode is not None:
         return _normalize_with_framing(adapter, decode, raw, receive_ts)
     try:
         frame = orjson.loads(raw)
@@ -122,7 +122,7 @@ def count_derived(events: list[InstrumentEvent]) -> None:
 
 def takes_mark_price(adapter: VenueAdapter) -> bool:
     """Whether the venue's REST open interest parser accepts the latest mark price (Binance)."""
-    parse = getattr(adapter.normalizer, "normalize_open_interest", None)
+    parse = adapter.normalizer.normalize_open_interest
     if parse is None:
         return False
     try:
@@ -139,7 +139,7 @@ def normalize_rest_open_interest(
     ``mark_price`` (venue units) goes to parsers that take it: inverse contracts need a price to
     be converted to base units (Binance COIN-M).
     """
-    parse = getattr(adapter.normalizer, "normalize_open_interest", None)
+    parse = adapter.normalizer.normalize_open_interest
     if parse is None:
         raise FrameRejected("unsupported", f"{adapter.exchange.value} has no REST open interest parser")
     try:

@@ -1,0 +1,13 @@
+"""Binance USD-M futures: every part perpwatch has for the venue (see ``services/venues/__init__.py``)."""
+
+from schemas.common import ExchangeId
+from services.venues.parts import VenueParts
+
+PARTS = VenueParts(
+    exchange=ExchangeId.BINANCE_USDM,
+    adapter="adapter:BinanceUsdmAdapter",
+    dialect="dialect:BinanceUsdmDialect",
+    book_spec="book:BOOK_SPEC",
+    instruments="instruments.json",
+    history="history:BinanceUsdmHistory",
+)

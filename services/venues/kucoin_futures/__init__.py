@@ -1,0 +1,13 @@
+"""KuCoin Futures: every part perpwatch has for the venue (see ``services/venues/__init__.py``)."""
+
+from schemas.common import ExchangeId
+from services.venues.parts import VenueParts
+
+PARTS = VenueParts(
+    exchange=ExchangeId.KUCOIN_FUTURES,
+    adapter="adapter:KucoinFuturesAdapter",
+    dialect="dialect:KucoinFuturesDialect",
+    book_spec="book:BOOK_SPEC",
+    instruments="instruments.json",
+    history="history:KucoinFuturesHistory",
+)

@@ -1,0 +1,13 @@
+"""OKX: every part perpwatch has for the venue (see ``services/venues/__init__.py``)."""
+
+from schemas.common import ExchangeId
+from services.venues.parts import VenueParts
+
+PARTS = VenueParts(
+    exchange=ExchangeId.OKX,
+    adapter="adapter:OkxAdapter",
+    dialect="dialect:OkxDialect",
+    book_spec="book:BOOK_SPEC",
+    instruments="instruments.json",
+    history="history:OkxHistory",
+)

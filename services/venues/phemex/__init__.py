@@ -1,0 +1,13 @@
+"""Phemex: every part perpwatch has for the venue (see ``services/venues/__init__.py``)."""
+
+from schemas.common import ExchangeId
+from services.venues.parts import VenueParts
+
+PARTS = VenueParts(
+    exchange=ExchangeId.PHEMEX,
+    adapter="adapter:PhemexAdapter",
+    dialect="dialect:PhemexDialect",
+    book_spec="book:BOOK_SPEC",
+    instruments="instruments.json",
+    history="history:PhemexHistory",
+)

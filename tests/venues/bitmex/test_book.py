@@ -1,0 +1,22 @@
+"""BitMEX's book continuity rule, as documented (sources in services/book_builder/core/sequence.py)."""
+
+import pytest
+
+from schemas.common import ExchangeId
+from schemas.market_data import BookSequence
+from services.book_builder.core.sequence import Verdict
+from tests.venues.book_rules import APPLY, seq, verdict_of
+
+# (first delta after a snapshot?, book id, delta ids, verdict, why)
+CASES = [
+    # BitMEX: no ids at all; every delta applies in stream order.
+    (True, 0, seq(0), APPLY, "first after partial"),
+    (False, 0, seq(0), APPLY, "stream order"),
+]
+
+
+@pytest.mark.parametrize(
+    ("first", "book_last", "delta", "expected", "why"), CASES, ids=[c[-1] for c in CASES]
+)
+def test_book_rule(first: bool, book_last: int, delta: BookSequence, expected: Verdict, why: str) -> None:
+    assert verdict_of(ExchangeId.BITMEX, first, book_last, delta) is expected, why

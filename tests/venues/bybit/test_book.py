@@ -1,0 +1,22 @@
+"""Bybit's book continuity rule, as documented (sources in services/book_builder/core/sequence.py)."""
+
+import pytest
+
+from schemas.common import ExchangeId
+from schemas.market_data import BookSequence
+from services.book_builder.core.sequence import Verdict
+from tests.venues.book_rules import APPLY, GAP, seq, verdict_of
+
+# (first delta after a snapshot?, book id, delta ids, verdict, why)
+CASES = [
+    # Bybit: u continuous.
+    (True, 13079592, seq(13079593), APPLY, "u + 1"),
+    (False, 13079593, seq(13079595), GAP, "u skipped one"),
+]
+
+
+@pytest.mark.parametrize(
+    ("first", "book_last", "delta", "expected", "why"), CASES, ids=[c[-1] for c in CASES]
+)
+def test_book_rule(first: bool, book_last: int, delta: BookSequence, expected: Verdict, why: str) -> None:
+    assert verdict_of(ExchangeId.BYBIT, first, book_last, delta) is expected, why
