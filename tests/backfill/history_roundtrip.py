@@ -5,13 +5,14 @@ history module, let ``VenueHistoryEndpoints`` answer it, parse the answer and ke
 the page. What comes back is every stored event of the task, in page order.
 """
 
+import itertools
 from dataclasses import dataclass
 
 import orjson
 
 from schemas.common import ExchangeId, InstrumentEvent
-from services.backfill.core.plan import NS_PER_MS, What, Window, plan
-from services.backfill.history import VenueHistory, history_for
+from services.backfill.core.plan import NS_PER_MS, NS_PER_S, What, Window, plan
+from services.backfill.history import VenueHistory, capability_table, history_for
 from services.instruments.catalog import load_snapshot
 from services.simulator.dialect import HttpRequest
 from services.simulator.history import HistoryModel, VenueHistoryEndpoints
@@ -61,3 +62,17 @@ def fetch(
         parsed = history.parse(what, instrument, orjson.loads(reply.body), record_interval, NOW_NS)
         events += [e for e in parsed if page.contains(e.exchange_ts)]
     return pages, events
+
+
+def assert_contiguous_minute_bars(bars: list[InstrumentEvent], minutes: int) -> None:
+    """``minutes`` one-minute bars, each once, none missing between pages."""
+    opens = [bar.exchange_ts for bar in bars]
+    assert len(opens) == minutes == len(set(opens))
+    assert all(b - a == 60 * NS_PER_S for a, b in itertools.pairwise(opens))
+
+
+def assert_not_offered(exchange: ExchangeId, what: What, reason: str) -> None:
+    """The venue does not offer ``what``: the capability table says so, with ``reason`` in it."""
+    [row] = [r for r in capability_table() if r["exchange"] == exchange.value and r["what"] == what.value]
+    assert row["status"] == "not offered"
+    assert reason in row["detail"]

@@ -11,10 +11,10 @@ import pytest
 from schemas.common import ExchangeId
 from schemas.market_data import Candle, Funding
 from services.backfill.core.plan import NS_PER_MS, NS_PER_S, What, Window
-from services.backfill.history import HistoryRejected, capability_table, history_for
+from services.backfill.history import HistoryRejected, history_for
 from services.simulator.dialect import HttpRequest
 from services.venues.bitget.history import BitgetHistory, funding_page
-from tests.backfill.history_roundtrip import CATALOG, NOW_NS, fetch, round_trip
+from tests.backfill.history_roundtrip import CATALOG, NOW_NS, assert_not_offered, fetch, round_trip
 
 RECEIVED = 1_700_000_000_000_000_000
 MINUTE = 60 * NS_PER_S
@@ -88,9 +88,7 @@ def test_error_envelope_and_no_open_interest_history() -> None:
     with pytest.raises(HistoryRejected, match="does not exist"):
         history.parse(What.KLINES, BTC, error, 60, RECEIVED)
     assert not history.offers(What.OI)
-    [row] = [r for r in capability_table() if r["exchange"] == "bitget" and r["what"] == "oi"]
-    assert row["status"] == "not offered"
-    assert "current open interest" in row["detail"]
+    assert_not_offered(ExchangeId.BITGET, What.OI, "current open interest")
 
 
 def test_candle_requests_leave_room_for_one_bar_more_at_either_end() -> None:

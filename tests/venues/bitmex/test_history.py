@@ -12,11 +12,11 @@ import pytest
 from schemas.common import ExchangeId
 from schemas.market_data import Candle, Funding
 from services.backfill.core.plan import NS_PER_MS, NS_PER_S, What, Window
-from services.backfill.history import HistoryRejected, capability_table, history_for
+from services.backfill.history import HistoryRejected, history_for
 from services.instruments.catalog import load_snapshot
 from services.simulator.dialect import HttpRequest
 from services.venues.bitmex.history import epoch_ms, iso_time
-from tests.backfill.history_roundtrip import NOW_MS, fetch, round_trip
+from tests.backfill.history_roundtrip import NOW_MS, assert_not_offered, fetch, round_trip
 
 RECEIVED = 1_700_000_000_000_000_000
 CATALOG = load_snapshot()
@@ -129,9 +129,7 @@ def test_requests_ask_for_whole_pages_of_closed_buckets() -> None:
 
 def test_open_interest_history_is_not_offered_and_says_so() -> None:
     assert not HISTORY.offers(What.OI)
-    [row] = [r for r in capability_table() if r["exchange"] == "bitmex" and r["what"] == "oi"]
-    assert row["status"] == "not offered"
-    assert "current open interest" in row["detail"]
+    assert_not_offered(ExchangeId.BITMEX, What.OI, "current open interest")
 
 
 def test_round_trip_with_the_simulator_across_page_boundaries() -> None:

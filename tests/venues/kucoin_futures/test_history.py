@@ -13,9 +13,15 @@ import pytest
 from schemas.common import ExchangeId
 from schemas.market_data import Candle, Funding
 from services.backfill.core.plan import NS_PER_MS, NS_PER_S, What, Window
-from services.backfill.history import HistoryRejected, capability_table, history_for
+from services.backfill.history import HistoryRejected, history_for
 from services.instruments.catalog import Instrument, load_snapshot
-from tests.backfill.history_roundtrip import NOW_MS, fetch, round_trip
+from tests.backfill.history_roundtrip import (
+    NOW_MS,
+    assert_contiguous_minute_bars,
+    assert_not_offered,
+    fetch,
+    round_trip,
+)
 
 RECEIVED = 1_700_000_000_000_000_000
 CATALOG = load_snapshot()
@@ -115,9 +121,7 @@ def test_requests_stay_inside_500_bars_and_send_both_times() -> None:
 
 def test_open_interest_history_is_not_offered_and_says_so() -> None:
     assert not HISTORY.offers(What.OI)
-    [row] = [r for r in capability_table() if r["exchange"] == "kucoin_futures" and r["what"] == "oi"]
-    assert row["status"] == "not offered"
-    assert "current open interest" in row["detail"]
+    assert_not_offered(ExchangeId.KUCOIN_FUTURES, What.OI, "current open interest")
 
 
 def test_round_trip_with_the_simulator_across_page_boundaries() -> None:
@@ -126,9 +130,7 @@ def test_round_trip_with_the_simulator_across_page_boundaries() -> None:
     window = Window((NOW_MS - minutes * 60_000) * NS_PER_MS, NOW_MS * NS_PER_MS)
     pages, bars = fetch(trip, "XBTUSDTM", What.KLINES, window)
     assert len(pages) == 3
-    opens = [b.exchange_ts for b in bars]
-    assert len(opens) == minutes == len(set(opens))
-    assert all(b - a == 60 * NS_PER_S for a, b in itertools.pairwise(opens))
+    assert_contiguous_minute_bars(bars, minutes)
     # Lots x 0.001 BTC, and the turnover is that volume at about the bar's price.
     last = bars[-1]
     assert isinstance(last, Candle)
