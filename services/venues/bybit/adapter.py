@@ -45,6 +45,7 @@ from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     NS_PER_MS,
     as_frame_rejected,
+    base_levels,
     event_ids,
     finite_decimal,
     parse_side,
@@ -102,13 +103,6 @@ class BybitNormalizer(NormalizerDefaults):
             raise TypeError("timestamp is a boolean")
         return event_ids(instrument, int(ms) * NS_PER_MS, receive_ts)
 
-    def _levels(self, instrument: Instrument, levels: Any) -> list[tuple[Decimal, Decimal]]:
-        out = []
-        for price_text, quantity_text in levels:
-            price, quantity = finite_decimal(price_text), finite_decimal(quantity_text)
-            out.append(instrument.base_level(price, quantity))
-        return out
-
     def _trade(self, row: JsonObject, receive_ts: int) -> Trade:
         instrument = self._catalog.get(self.exchange, row["s"])
         price, quantity = finite_decimal(row["p"]), finite_decimal(row["v"])
@@ -126,8 +120,8 @@ class BybitNormalizer(NormalizerDefaults):
             # cts is the matching-engine time of the book, ts the push time.
             **self._ids(instrument, frame.get("cts") or frame["ts"], receive_ts),
             "sequence": BookSequence(last=int(data["u"])),
-            "bids": self._levels(instrument, data["b"]),
-            "asks": self._levels(instrument, data["a"]),
+            "bids": base_levels(instrument, data["b"]),
+            "asks": base_levels(instrument, data["a"]),
         }
         kind = frame.get("type")
         if kind == "snapshot":
@@ -139,7 +133,7 @@ class BybitNormalizer(NormalizerDefaults):
     def _bbo(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         data = frame["data"]
         instrument = self._catalog.get(self.exchange, data["s"])
-        bids, asks = self._levels(instrument, data["b"]), self._levels(instrument, data["a"])
+        bids, asks = base_levels(instrument, data["b"]), base_levels(instrument, data["a"])
         if not bids or not asks:
             return []  # one side of the book is empty: there is no top of book to publish
         return [
