@@ -106,10 +106,8 @@ def rules_file(tmp_path: Path, *rules: Any) -> str:
 
 def test_offline_analysis_prints_notifications_and_a_summary(tmp_path: Path) -> None:
     lines = [
-        orjson.dumps(
-            {"topic": "md.candles.v1", "key": "k", "event": orjson.loads(candle(t, c).model_dump_json())}
-        )
-        for t, c in [(0, 99), (1, 150), (2, 50)]
+        orjson.dumps({"topic": "md.candles.v1", "key": bar.key, "event": orjson.loads(bar.model_dump_json())})
+        for bar in (candle(t, c) for t, c in [(0, 99), (1, 150), (2, 50)])
     ]
     lines.append(b'{"topic": "md.trades.v1", "key": "k", "event": {"bad": 1}}')
     lines.append(b"not json")
