@@ -40,7 +40,7 @@ def test_late_and_invalid_lines_are_counted() -> None:
         '"side":"buy","price":"1","quantity":"1","notional":"1"'
     )
     lines = [
-        f'{{"topic":"md.trades.v1","key":"k","event":{{{base},"exchange_ts":{ts},"trade_id":"{i}"}}}}'.encode()
+        f'{{"topic":"md.trades.v1","key":"binance_usdm:BTC-USDT-PERP","event":{{{base},"exchange_ts":{ts},"trade_id":"{i}"}}}}'.encode()
         for i, ts in enumerate([1_000_000_000, 9_000_000_000, 2_000_000_000])
     ]
     lines.append(b'{"topic":"md.trades.v1","key":"k","event":{"exchange":"nowhere"}}')
