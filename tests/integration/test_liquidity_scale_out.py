@@ -83,6 +83,9 @@ async def test_two_replicas_split_partitions_and_equal_one(settings: Settings) -
     ]
     running = [asyncio.create_task(replica.run()) for replica in replicas]
     try:
+        # Both replicas in the group before any input: otherwise the first to join can consume
+        # everything before the second is assigned anything (it did once, on a loaded CI run).
+        await _until_both_assigned(replicas)
         await _produce(settings, events)
         group = f"{settings.consumer_group_prefix}.liquidity"
         for topic in ("book.l2.v1", "md.trades.v1"):
@@ -120,3 +123,11 @@ async def test_two_replicas_split_partitions_and_equal_one(settings: Settings) -
         row = conn.execute("SELECT count(*) FROM liquidity_metrics").fetchone()
     assert row is not None
     assert row[0] == len(published)
+
+
+async def _until_both_assigned(replicas: list[StreamService], timeout_s: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not all(r._consumer is not None and len(r._consumer.assignment()) > 0 for r in replicas):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"both replicas were not assigned partitions within {timeout_s}s")
+        await asyncio.sleep(0.2)

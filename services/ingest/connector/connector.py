@@ -61,6 +61,9 @@ from services.runtime.dead_letter import dead_letter
 
 log = logging.getLogger(__name__)
 
+# How long a stopping connector lets its in-flight REST poll finish (see ``run``).
+POLL_GRACE_S = 5.0
+
 
 @dataclass(frozen=True)
 class ConnectorOptions:
@@ -205,11 +208,15 @@ class VenueConnector:
     async def run(self) -> None:
         """Run every connection until ``stop()``."""
         tasks = [asyncio.create_task(c.run(self._stopping)) for c in self.connections]
-        if self._polls():
-            self._spawn(self._poll())
+        poll = asyncio.create_task(self._poll()) if self._polls() else None
         try:
             await asyncio.gather(*tasks)
         finally:
+            if poll is not None:
+                # A poll already asked is answered and published (the venue has sent it); the
+                # loop asks nothing new once stopping. Bounded, so a hung request cannot block.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(poll, timeout=POLL_GRACE_S)
             for task in tasks:
                 task.cancel()
             for task in list(self._background):
@@ -355,6 +362,8 @@ class VenueConnector:
         symbols = [s for c in self.connections for s in c.native_symbols]
         while not self._stopping.is_set():
             for symbol in symbols:
+                if self._stopping.is_set():
+                    return
                 await self._fetch_open_interest(symbol)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=period)
