@@ -14,34 +14,50 @@ from pydantic import BaseModel
 Model = TypeVar("Model", bound=BaseModel)
 
 _REQUIRED = object()
-_fields: dict[type[BaseModel], tuple[tuple[str, Any], ...]] = {}
+_templates: dict[type[BaseModel], tuple[dict[str, Any], frozenset[str]]] = {}
 _new = object.__new__
 _set = object.__setattr__
 
 
-def _field_defaults(cls: type[BaseModel]) -> tuple[tuple[str, Any], ...]:
-    fields = _fields.get(cls)
-    if fields is None:
-        fields = _fields[cls] = tuple(
-            (name, _REQUIRED if info.is_required() else info.get_default(call_default_factory=True))
+def _template(cls: type[BaseModel]) -> tuple[dict[str, Any], frozenset[str]]:
+    """Every field in declaration order with its default (``_REQUIRED`` if none), and the required names."""
+    template = _templates.get(cls)
+    if template is None:
+        defaults = {
+            name: _REQUIRED if info.is_required() else info.get_default(call_default_factory=True)
             for name, info in cls.model_fields.items()
-        )
-    return fields
+        }
+        required = frozenset(name for name, default in defaults.items() if default is _REQUIRED)
+        template = _templates[cls] = (defaults, required)
+    return template
 
 
 def build(cls: type[Model], values: dict[str, Any]) -> Model:
     """``cls(**values)`` without validation: every value must already satisfy the contract."""
+    defaults, required = _templates.get(cls) or _template(cls)
+    state = defaults.copy()  # keeps the declaration order; update overwrites in place
+    state.update(values)
+    fields_set = set(values)
+    if len(state) != len(defaults) or not fields_set >= required:
+        state = _state_of_odd_values(cls, defaults, values)
+    instance = _new(cls)
+    _set(instance, "__dict__", state)
+    _set(instance, "__pydantic_fields_set__", fields_set)
+    _set(instance, "__pydantic_extra__", None)
+    _set(instance, "__pydantic_private__", None)
+    return instance
+
+
+def _state_of_odd_values(
+    cls: type[BaseModel], defaults: dict[str, Any], values: dict[str, Any]
+) -> dict[str, Any]:
+    """Values with a required field missing (an error) or names that are no field (left out)."""
     state: dict[str, Any] = {}
-    for name, default in _field_defaults(cls):
+    for name, default in defaults.items():
         if name in values:
             state[name] = values[name]
         elif default is _REQUIRED:
             raise TypeError(f"{cls.__name__}: {name} is required")
         else:
             state[name] = default
-    instance = _new(cls)
-    _set(instance, "__dict__", state)
-    _set(instance, "__pydantic_fields_set__", set(values))
-    _set(instance, "__pydantic_extra__", None)
-    _set(instance, "__pydantic_private__", None)
-    return instance
+    return state

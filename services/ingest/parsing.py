@@ -47,12 +47,27 @@ def as_frame_rejected(context: object, *, out_of_range: tuple[type[Exception], .
         yield
     except FrameRejected:
         raise
-    except UnknownInstrument as exc:
-        raise FrameRejected("unknown_instrument", str(exc)) from None
-    except out_of_range as exc:
-        raise FrameRejected("out_of_range", f"{type(exc).__name__}: {exc}") from None
-    except _PARSE_ERRORS as exc:
-        raise FrameRejected("malformed", f"{context}: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:
+        raise frame_rejection(exc, context, out_of_range=out_of_range) from None
+
+
+def frame_rejection(
+    exc: Exception, context: object, *, out_of_range: tuple[type[Exception], ...] = ()
+) -> Exception:
+    """What ``as_frame_rejected`` raises for ``exc``: its ``FrameRejected``, or ``exc`` itself when
+    it is no parse error (a bug, which the caller's parser_error net reports).
+
+    For the hottest parsers, which pay for a context manager per frame: ``try: ... except
+    FrameRejected: raise`` / ``except Exception as exc: raise frame_rejection(exc, ...) from None``
+    means the same, and a ``try`` costs nothing until something raises.
+    """
+    if isinstance(exc, UnknownInstrument):
+        return FrameRejected("unknown_instrument", str(exc))
+    if isinstance(exc, out_of_range):
+        return FrameRejected("out_of_range", f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, _PARSE_ERRORS):
+        return FrameRejected("malformed", f"{context}: {type(exc).__name__}: {exc}")
+    return exc
 
 
 def finite_decimal(value: Any) -> Decimal:

@@ -54,6 +54,22 @@ def levels(raw: list[list[str]]) -> list[Level] | None:
     return list(zip(price_numbers, map(Decimal, quantities), strict=True))
 
 
+def plain_decimals(*texts: object) -> bool:
+    """Whether a few decimal texts surely meet the contract once read with ``Decimal``: strings of
+    digits and points only, fewer than MAX_DECIMAL_DIGITS characters in all.
+
+    For a frame of one or two values (a top of book, a trade), where ``levels``' whole-frame
+    machinery costs more than the values. The budget is for all the texts together, so a product
+    of two of them (a trade's notional, which has at most one digit more than both) fits too.
+    Zero passes: a price must still be checked > 0 by the caller.
+    """
+    try:
+        joined = "".join(texts)  # type: ignore[arg-type]  # a number instead of a text: the slow way
+    except TypeError:
+        return False
+    return len(joined) < MAX_DECIMAL_DIGITS and not joined.translate(_PLAIN_DIGITS)
+
+
 def ids_ok(ids: dict[str, Any]) -> bool:
     """The fields every instrument event starts with (``parsing.event_ids``) meet the contract."""
     symbol = ids["symbol"]

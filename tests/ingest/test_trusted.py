@@ -4,11 +4,12 @@ and only when the contract would accept the values."""
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.common import ExchangeId
+from schemas.common import ExchangeId, PositiveDecimal
 from schemas.market_data import BestBidOffer, BookDelta, BookSequence, PriceLevel
 from schemas.trusted import build
 from services.ingest import trusted
@@ -97,3 +98,41 @@ def test_ids_outside_the_contract_go_the_slow_way() -> None:
     assert not trusted.ids_ok({**IDS, "exchange_ts": -1})
     assert not trusted.ids_ok({**IDS, "symbol": "btc-usdt"})
     assert not trusted.ids_ok({**IDS, "native_symbol": ""})
+
+
+POSITIVE = TypeAdapter(PositiveDecimal)
+
+
+@given(text, text)
+def test_plain_decimals_are_sure_for_a_value_and_a_product_of_two(price: str, quantity: str) -> None:
+    """What ``plain_decimals`` passes, once read and positive, meets the contract, and so does
+    the product of two of them (a trade's notional)."""
+    if not trusted.plain_decimals(price, quantity):
+        return
+    try:
+        values = [Decimal(price), Decimal(quantity)]
+    except InvalidOperation:  # "1.2.3": the parser's Decimal() rejects it, on either path
+        return
+    if all(values):
+        for value in [*values, values[0] * values[1]]:
+            assert POSITIVE.validate_python(value) == value
+
+
+def test_plain_decimals_refuse_what_only_the_contract_can_judge() -> None:
+    assert trusted.plain_decimals("61800.20", "2.507", "61800.30", "2.510")
+    assert not trusted.plain_decimals("1", 1)  # a JSON number
+    assert not trusted.plain_decimals("-1")
+    assert not trusted.plain_decimals("1e5")
+    assert not trusted.plain_decimals("1" * 20, "1" * 20)  # 40 characters in all: no room for a product
+
+
+def test_build_of_odd_values_matches_the_declared_fields() -> None:
+    values = {**IDS, "sequence": BookSequence(last=2), "bids": [], "asks": []}
+    assert list(build(BookDelta, values).__dict__) == list(BookDelta.model_fields)
+    with_unknown = build(BookDelta, {**values, "unknown": 1})
+    assert list(with_unknown.__dict__) == list(BookDelta.model_fields)
+    assert with_unknown.model_dump_json() == BookDelta(**values).model_dump_json()
+    missing = dict(values)
+    del missing["sequence"]
+    with pytest.raises(TypeError, match="sequence is required"):
+        build(BookDelta, missing)

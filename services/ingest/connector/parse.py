@@ -43,6 +43,7 @@ CHANNEL_OF_EVENT: dict[type[InstrumentEvent], Channel] = {
 # a venue time past 2^63 ns (the year 2262) is a broken frame. "T": 1e308 once passed a parser as
 # a 309-digit time and stopped the connection when the feed lag was observed.
 MAX_TIMESTAMP_NS = 2**63 - 1
+_DERIVED = InstrumentProvenance.DERIVED
 
 
 def _is_control(adapter: VenueAdapter, frame: Any) -> bool:
@@ -69,7 +70,13 @@ def normalize_raw(adapter: VenueAdapter, raw: bytes | str, receive_ts: int) -> l
         return None
     if not isinstance(frame, dict):
         raise FrameRejected("malformed", f"frame is a JSON {type(frame).__name__}, not an object")
-    return _normalize(adapter, frame, receive_ts)
+    try:
+        events = adapter.normalizer.normalize(frame, receive_ts)
+    except FrameRejected:
+        raise
+    except Exception as exc:
+        raise _parser_error(adapter, exc) from None
+    return accepted(events)
 
 
 def _normalize_with_framing(
@@ -96,20 +103,29 @@ def _normalize(adapter: VenueAdapter, frame: Any, receive_ts: int) -> list[Instr
         events = adapter.normalizer.normalize(frame, receive_ts)
     except FrameRejected:
         raise
-    except Exception as exc:  # the parser contract says this cannot happen; the feed must survive it
-        log.exception("venue parser raised instead of rejecting", extra={"exchange": adapter.exchange.value})
-        raise FrameRejected("parser_error", f"{type(exc).__name__}: {exc}") from None
+    except Exception as exc:
+        raise _parser_error(adapter, exc) from None
     return accepted(events)
+
+
+def _parser_error(adapter: VenueAdapter, exc: Exception) -> FrameRejected:
+    # The parser contract says a parser only raises FrameRejected; the feed must survive one that does not.
+    log.exception("venue parser raised instead of rejecting", extra={"exchange": adapter.exchange.value})
+    return FrameRejected("parser_error", f"{type(exc).__name__}: {exc}")
 
 
 def accepted(events: list[InstrumentEvent]) -> list[InstrumentEvent]:
     """A parser's events, once their times are 64-bit and derived instruments are counted."""
+    derived = False
     for event in events:
         if not 0 <= event.exchange_ts <= MAX_TIMESTAMP_NS:
             raise FrameRejected(
                 "out_of_range", f"exchange time {str(event.exchange_ts)[:40]} is not 64-bit ns"
             )
-    count_derived(events)
+        if event.instrument_provenance is _DERIVED:
+            derived = True
+    if derived:
+        count_derived(events)
     return events
 
 

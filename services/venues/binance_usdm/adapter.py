@@ -29,6 +29,7 @@ from services.ingest.parsing import (
     NS_PER_MS,
     as_frame_rejected,
     event_ids,
+    frame_rejection,
     split_multiplier_prefix,
     trade_amounts,
 )
@@ -38,6 +39,7 @@ from services.instruments.catalog import Instrument, InstrumentCatalog
 
 # Numbers that parse but cannot be used: 9E+999999, an infinite time, a zero inverse price.
 _OUT_OF_RANGE = (Overflow, OverflowError, ZeroDivisionError)
+_TIMES = ("exchange_ts", "receive_ts")
 
 
 def _unit(instrument: Instrument) -> bool:
@@ -45,8 +47,37 @@ def _unit(instrument: Instrument) -> bool:
     return instrument.multiplier == 1 and instrument.contract_size == 1 and not instrument.inverse
 
 
+def _exactly_unit(instrument: Instrument) -> bool:
+    """``_unit``, with a size and multiplier of 1 without decimals: base quantities (a wire quantity
+    times 1 times 1) are then the wire's number, digit for digit, as the trusted path needs."""
+    return _unit(instrument) and str(instrument.contract_size) == "1" and str(instrument.multiplier) == "1"
+
+
 class BinanceUsdmNormalizer(NormalizerDefaults):
     exchange = ExchangeId.BINANCE_USDM
+
+    def __init__(self, catalog: InstrumentCatalog) -> None:
+        super().__init__(catalog)
+        self._symbols: dict[str, tuple[Instrument, dict[str, Any] | None]] = {}
+
+    def _instrument(self, native_symbol: Any) -> tuple[Instrument, dict[str, Any] | None]:
+        """The instrument of a stream's ``s``, and its ids without the times when the trusted path
+        may build its events (``_exactly_unit``, ids that meet the contract); None otherwise.
+
+        Remembered per symbol: a catalog answers a symbol always alike (derived ones included).
+        """
+        known = self._symbols.get(native_symbol) if type(native_symbol) is str else None
+        if known is not None:
+            return known
+        instrument = self._catalog.get(self.exchange, native_symbol)
+        ids = event_ids(instrument, 0, 0)
+        fixed = None
+        if _exactly_unit(instrument) and trusted.ids_ok(ids):
+            fixed = {name: value for name, value in ids.items() if name not in _TIMES}
+        known = (instrument, fixed)
+        if type(native_symbol) is str:
+            self._symbols[native_symbol] = known
+        return known
 
     def normalize(self, frame: Any, receive_ts: int) -> list[InstrumentEvent]:
         if not isinstance(frame, dict):
@@ -57,19 +88,24 @@ class BinanceUsdmNormalizer(NormalizerDefaults):
         if "result" in data and "id" in data:
             return []  # subscription acknowledgement
         kind = data.get("e")
-        with as_frame_rejected(kind, out_of_range=_OUT_OF_RANGE):
-            if kind == "depthUpdate":
-                return [self._depth_update(data, receive_ts)]
+        # as_frame_rejected, without a context manager per frame (this is the hottest parser).
+        try:
             if kind == "bookTicker":
                 return [self._book_ticker(data, receive_ts)]
             if kind == "trade":
                 return [self._trade(data, receive_ts, trade_id=str(data["t"]))]
+            if kind == "depthUpdate":
+                return [self._depth_update(data, receive_ts)]
             if kind == "aggTrade":
                 return [self._trade(data, receive_ts, trade_id=f"a{data['a']}")]
             if kind == "markPriceUpdate":
                 return [self._mark_price(data, receive_ts)]
             if kind == "forceOrder":
                 return [self._force_order(data["o"], receive_ts)]
+        except FrameRejected:
+            raise
+        except Exception as exc:
+            raise frame_rejection(exc, kind, out_of_range=_OUT_OF_RANGE) from None
         raise FrameRejected("unknown_event", f"unsupported event type {kind!r}")
 
     def normalize_rest_snapshot(
@@ -121,58 +157,79 @@ class BinanceUsdmNormalizer(NormalizerDefaults):
         return [instrument.base_level(Decimal(p), Decimal(q)) for p, q in levels]
 
     def _depth_update(self, data: JsonObject, receive_ts: int) -> BookDelta:
-        instrument = self._catalog.get(self.exchange, data["s"])
-        ids = self._ids(instrument, data.get("T") or data["E"], receive_ts)
-        sequence = BookSequence(first=int(data["U"]), last=int(data["u"]), prev=int(data["pu"]))
-        if _unit(instrument) and trusted.ids_ok(ids):
+        instrument, fixed = self._instrument(data["s"])
+        exchange_ts = int(data.get("T") or data["E"]) * NS_PER_MS
+        first, last, prev = int(data["U"]), int(data["u"]), int(data["pu"])
+        if fixed is not None and exchange_ts >= 0 and receive_ts >= 0:
             bids, asks = trusted.levels(data["b"]), trusted.levels(data["a"])
             if bids is not None and asks is not None:
-                return build(BookDelta, {**ids, "sequence": sequence, "bids": bids, "asks": asks})
+                sequence = build(BookSequence, {"first": first, "last": last, "prev": prev})
+                values = {**fixed, "exchange_ts": exchange_ts, "receive_ts": receive_ts}
+                return build(BookDelta, {**values, "sequence": sequence, "bids": bids, "asks": asks})
         return BookDelta(
-            **ids,
-            sequence=sequence,
+            **event_ids(instrument, exchange_ts, receive_ts),
+            sequence=BookSequence(first=first, last=last, prev=prev),
             bids=self._levels(instrument, data["b"]),
             asks=self._levels(instrument, data["a"]),
         )
 
     def _book_ticker(self, data: JsonObject, receive_ts: int) -> BestBidOffer:
-        instrument = self._catalog.get(self.exchange, data["s"])
-        ids = self._ids(instrument, data.get("T") or data["E"], receive_ts)
-        raw = [[data["b"], data["B"]], [data["a"], data["A"]]]
-        if _unit(instrument) and trusted.ids_ok(ids):
-            top = trusted.levels(raw)
-            if top is not None:
-                (bid_price, bid_qty), (ask_price, ask_qty) = top
+        instrument, fixed = self._instrument(data["s"])
+        exchange_ts = int(data.get("T") or data["E"]) * NS_PER_MS
+        bid, bid_qty, ask, ask_qty = data["b"], data["B"], data["a"], data["A"]
+        if (
+            fixed is not None
+            and exchange_ts >= 0
+            and receive_ts >= 0
+            and trusted.plain_decimals(bid, bid_qty, ask, ask_qty)
+        ):
+            bid_price, ask_price = Decimal(bid), Decimal(ask)
+            if bid_price and ask_price:  # Decimal zero is false: a price must be > 0
                 values = {
-                    **ids,
+                    **fixed,
+                    "exchange_ts": exchange_ts,
+                    "receive_ts": receive_ts,
                     "bid_price": bid_price,
-                    "bid_quantity": bid_qty,
+                    "bid_quantity": Decimal(bid_qty),
                     "ask_price": ask_price,
-                    "ask_quantity": ask_qty,
+                    "ask_quantity": Decimal(ask_qty),
                     "sequence": int(data["u"]),
                 }
                 return build(BestBidOffer, values)
-        (bid_price, bid_qty), (ask_price, ask_qty) = self._levels(instrument, raw)
+        (bid_price, bid_quantity), (ask_price, ask_quantity) = self._levels(
+            instrument, [[bid, bid_qty], [ask, ask_qty]]
+        )
         return BestBidOffer(
-            **ids,
+            **event_ids(instrument, exchange_ts, receive_ts),
             bid_price=bid_price,
-            bid_quantity=bid_qty,
+            bid_quantity=bid_quantity,
             ask_price=ask_price,
-            ask_quantity=ask_qty,
+            ask_quantity=ask_quantity,
             sequence=int(data["u"]),
         )
 
     def _trade(self, data: JsonObject, receive_ts: int, *, trade_id: str) -> Trade:
-        instrument = self._catalog.get(self.exchange, data["s"])
-        price, quantity = Decimal(data["p"]), Decimal(data["q"])
+        instrument, fixed = self._instrument(data["s"])
+        price_text, quantity_text = data["p"], data["q"]
+        price, quantity = Decimal(price_text), Decimal(quantity_text)
         if price <= 0:
             raise FrameRejected("out_of_range", f"trade price {price}")
+        exchange_ts = int(data["T"]) * NS_PER_MS
+        # m: the buyer was the maker, so the taker sold.
+        side = Side.SELL if data["m"] else Side.BUY
+        amounts = trade_amounts(instrument, price, quantity)
+        if (
+            fixed is not None
+            and quantity  # plain digits are not negative: a true quantity is > 0
+            and trade_id
+            and exchange_ts >= 0
+            and receive_ts >= 0
+            and trusted.plain_decimals(price_text, quantity_text)
+        ):
+            values = {**fixed, "exchange_ts": exchange_ts, "receive_ts": receive_ts}
+            return build(Trade, {**values, "trade_id": trade_id, "side": side, **amounts})
         return Trade(
-            **self._ids(instrument, data["T"], receive_ts),
-            trade_id=trade_id,
-            # m: the buyer was the maker, so the taker sold.
-            side=Side.SELL if data["m"] else Side.BUY,
-            **trade_amounts(instrument, price, quantity),
+            **event_ids(instrument, exchange_ts, receive_ts), trade_id=trade_id, side=side, **amounts
         )
 
     def _mark_price(self, data: JsonObject, receive_ts: int) -> Funding:

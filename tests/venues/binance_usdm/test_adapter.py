@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, Liquidation, Side, Trade
+from services.ingest.normalizer import FrameRejected
 from services.instruments.catalog import load_snapshot
 from services.venues.binance_usdm.adapter import BinanceUsdmNormalizer
 from tests.ingest.fuzzkit import (
@@ -210,3 +211,29 @@ def test_a_trade_with_a_hostile_price_is_rejected_with_a_reason(real_frames: dic
     normalizer = BinanceUsdmNormalizer(load_snapshot())
     pool = [orjson.loads(raw) for raw in real_frames.values()]
     assert_hostile_prices_rejected(lambda frame: normalizer.normalize(frame, RECEIVED), pool)
+
+
+decimal_texts = st.one_of(
+    st.from_regex(r"\A[0-9]{1,6}(\.[0-9]{1,6})?\Z"),  # the trusted path, mostly
+    st.from_regex(r"\A[0-9]{1,22}(\.[0-9]{1,22})?\Z"),  # near and past its 40-character budget
+    st.sampled_from(["0", "0.000", "-1", "1e5", "1E-3", "NaN", "1.2.3", ".", "", "1" * 41]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["trade", "bookTicker"]), texts=st.lists(decimal_texts, min_size=4, max_size=4))
+def test_trusted_events_equal_validated_ones(kind: str, texts: list[str]) -> None:
+    """Trades and tops of book are built unvalidated when their texts are surely in the contract
+    (``trusted.plain_decimals``): each must be the event the contract's validation makes of it."""
+    frame: dict[str, object] = {"e": kind, "E": 1723161256322, "T": 1723161256322, "s": "BTCUSDT", "u": 5}
+    if kind == "trade":
+        frame.update({"t": 1, "p": texts[0], "q": texts[1], "m": False})
+    else:
+        frame.update(dict(zip(["b", "B", "a", "A"], texts, strict=True)))
+    try:
+        [event] = BinanceUsdmNormalizer(load_snapshot()).normalize(frame, RECEIVED)
+    except FrameRejected:
+        return
+    validated = type(event).model_validate({name: getattr(event, name) for name in event.model_fields_set})
+    assert validated.model_dump_json() == event.model_dump_json()
+    assert validated.model_fields_set == event.model_fields_set
