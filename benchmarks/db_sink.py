@@ -11,8 +11,8 @@ prices and sizes), built once. Every measurement starts from an empty ``book_bbo
 Measured, as rows/s:
 
 - **sink**: ``TimescaleSink.write_batch`` once per service batch of ``--batch-rows`` rows
-  (default 2,000: the runtime fetches at most 2,000 records per batch and the book-builder makes
-  about one row per record), exactly as ``StreamService`` calls it: COPY to a staging table and
+  (default 5,000: the runtime fetches at most ``MAX_BATCH_RECORDS`` = 5,000 records per batch and
+  the book-builder makes about one row per record), exactly as ``StreamService`` calls it: COPY to a staging table and
   ``INSERT ... ON CONFLICT DO NOTHING``, one transaction per batch;
 - **sink, 500-row transactions**: the same sink called per 500-row chunk, the runtime's call
   pattern before one transaction per batch (``PERPWATCH_SINK_BATCH_ROWS=500``);
@@ -47,6 +47,7 @@ if __package__ in (None, ""):
 
 from benchmarks._stack import private_database
 from services.book_builder.service import BOOK_BBO
+from services.runtime.service import MAX_BATCH_RECORDS
 from services.runtime.sink import Row, TimescaleSink
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -186,7 +187,7 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=200_000, help="book_bbo rows in the load.")
-    parser.add_argument("--batch-rows", type=int, default=2000, help="Rows per service batch.")
+    parser.add_argument("--batch-rows", type=int, default=MAX_BATCH_RECORDS, help="Rows per service batch.")
     parser.add_argument("--repeats", type=int, default=5, help="Runs of each measurement; the best is kept.")
     args: Any = parser.parse_args()
     asyncio.run(run(args))
