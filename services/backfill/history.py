@@ -6,7 +6,7 @@ the answer) and parses their answers into the normal contracts (``Candle`` with
 ``source="venue"``, ``Funding``, ``OpenInterest``). The REST base URL and the rate limit come from
 the venue's ingest adapter (``services/venues/<exchange>/adapter.py``), so both sides share one budget.
 What a venue does not offer is declared in ``not_offered`` with the reason and reported as
-such, never as an error. ``capability_table()`` is the table the README documents.
+such, never as an error; a contract kind a module does not read is named by ``not_covered``. ``capability_table()`` is the table the README documents.
 """
 
 from collections.abc import Mapping
@@ -62,6 +62,12 @@ class VenueHistory:
 
     def offers(self, what: What) -> bool:
         return what in self.endpoints
+
+    def not_covered(self, what: What, instrument: Instrument) -> str | None:
+        """Why this module does not read ``what`` for this instrument though the venue offers it
+        (a contract kind it does not cover), or None. The task then ends as ``not_covered`` with
+        that reason, before any request: a limit of the module, not a failed page."""
+        return None
 
     def max_age_s(self, what: What, interval_s: int) -> int | None:
         """How far back the venue serves this history; older windows are not asked for."""

@@ -2,7 +2,8 @@
 
 REST calls go through the ingest ``RestClient`` with the venue adapter's rate limit, so a 418/429
 pauses the venue for its Retry-After and the same page is asked again. A kind of history the
-venue does not offer ends as ``not_offered`` with the reason; a failing page ends its task as
+venue does not offer ends as ``not_offered`` with the reason, a contract kind the venue's module
+does not read as ``not_covered`` with the reason; a failing page ends its task as
 ``error`` (the pages before it stay stored, a rerun continues after them); nothing raises out of
 ``run_backfill`` for one bad venue answer.
 """
@@ -34,7 +35,7 @@ class TaskResult:
     what: str
     interval: str
     status: str = "ok"
-    """ok | up_to_date | not_offered | error"""
+    """ok | up_to_date | not_offered | not_covered | error"""
     pages: int = 0
     """Pages fetched in this run."""
     pages_planned: int = 0
@@ -114,6 +115,9 @@ async def run_backfill(
                 summary.tasks.append(task)
                 if not history.offers(what):
                     task.status, task.reason = "not_offered", history.not_offered.get(what, "not offered")
+                elif (uncovered := history.not_covered(what, instrument)) is not None:
+                    task.status, task.reason = "not_covered", uncovered
+                if task.status != "ok":
                     task.interval = "-"
                     if on_progress:
                         on_progress(task)
@@ -179,8 +183,11 @@ async def _run_task(
         except (RestError, HistoryRejected, ValidationError, orjson.JSONDecodeError, KeyError, TypeError,
                 ValueError, IndexError) as exc:  # fmt: skip
             task.status, task.reason = "error", f"{type(exc).__name__}: {str(exc)[:300]}"
+            # The fields are in the message too: before logging is configured (``perpwatch up``
+            # runs the backfill first), Python prints the bare message.
             log.warning(
-                "backfill page failed",
+                "backfill page failed: %s %s %s: %s", instrument.exchange.value, instrument.symbol, what.value,
+                task.reason,
                 extra={"exchange": instrument.exchange.value, "symbol": instrument.symbol, "what": what.value,
                        "error": task.reason},
             )  # fmt: skip

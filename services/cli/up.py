@@ -144,9 +144,11 @@ def _backfill_from_simulator(settings: Settings, endpoints_path: str) -> None:
     urls = {ExchangeId(name): endpoint["rest_url"] for name, endpoint in venues.items()}
     summaries = asyncio.run(backfill_recent(settings.database_url, targets, hours, rest_urls=urls))
     inserted = sum(s.as_json()["inserted"] for s in summaries)
+    failed = sum(s.as_json()["errors"] for s in summaries)
     console.print(
         f"[green]backfill[/green] last {hours:g}h from the simulator: {inserted} rows for "
         f"{', '.join(s.exchange for s in summaries) or 'no venue'} in {time.monotonic() - started:.1f}s"
+        + (f" [yellow]({failed} failed, see the warnings above)[/yellow]" if failed else "")
     )
 
 

@@ -144,6 +144,34 @@ async def test_a_venue_without_oi_history_is_reported_not_failed(
     assert summary.as_json()["errors"] == 0
 
 
+async def test_a_contract_kind_the_module_does_not_read_is_reported_before_any_request(
+    migrated_database_url: str,
+) -> None:
+    """Phemex's module reads hedged USDT contracts; the simulator's ETH stands in as the legacy
+    ETHUSD (as in ``make up``). Its tasks end ``not_covered`` with the reason, not as failed pages."""
+    config = SimulatorConfig(venues=[ExchangeId.PHEMEX], duration_s=None, seed=7)
+    async with Simulator(config) as phemex:
+        summary = await run_backfill(
+            migrated_database_url,
+            ExchangeId.PHEMEX,
+            ["BTCUSDT", "ETHUSD"],
+            _minutes_window(30),
+            whats=(What.KLINES, What.FUNDING),
+            rest_url=phemex.endpoints(ExchangeId.PHEMEX).rest_url,
+        )
+    statuses = {(t.symbol, t.what): t.status for t in summary.tasks}
+    assert statuses == {
+        ("BTC-USDT-PERP", "klines"): "ok",
+        ("BTC-USDT-PERP", "funding"): "ok",
+        ("ETH-USD-PERP", "klines"): "not_covered",
+        ("ETH-USD-PERP", "funding"): "not_covered",
+    }
+    assert all("legacy (Ep-scaled)" in t.reason for t in summary.tasks if t.status == "not_covered")
+    assert summary.as_json()["errors"] == 0
+    # Every request was one of BTCUSDT's pages: none was made for ETHUSD.
+    assert summary.requests == sum(t.pages for t in summary.tasks if t.symbol == "BTC-USDT-PERP") > 0
+
+
 async def test_no_duplicate_rows_with_live_data_arriving_at_the_same_time(
     simulator: Simulator, migrated_database_url: str
 ) -> None:

@@ -33,6 +33,10 @@ INTERVALS = {
 OI_PERIODS = {300: "5min", 900: "15min", 1800: "30min", 3600: "1h", 14400: "4h", 86400: "1d"}
 
 
+# In USD contracts: the notional is known, base units would need the price at that time.
+INVERSE_OI = "inverse open-interest history is in USD contracts, with no price to convert them to base units"
+
+
 class BybitHistory(VenueHistory):
     exchange = ExchangeId.BYBIT
     endpoints = {
@@ -68,6 +72,9 @@ class BybitHistory(VenueHistory):
             {**base, "intervalTime": OI_PERIODS[period], "startTime": str(start_ms), "endTime": str(end_ms),
              "limit": "200"},
         )  # fmt: skip
+
+    def not_covered(self, what: What, instrument: Instrument) -> str | None:
+        return INVERSE_OI if what is What.OI and instrument.inverse else None
 
     def parse(
         self, what: What, instrument: Instrument, payload: Any, interval_s: int, receive_ns: int
@@ -115,10 +122,7 @@ class BybitHistory(VenueHistory):
     def _open_interest(self, instrument: Instrument, row: dict[str, Any], receive_ns: int) -> InstrumentEvent:
         value = Decimal(str(row["openInterest"]))
         if instrument.inverse:
-            # In USD contracts: the notional is known, base units would need a price at that time.
-            raise HistoryRejected(
-                "bybit inverse open-interest history is in USD contracts; no price to convert"
-            )
+            raise HistoryRejected(f"bybit: {INVERSE_OI}")
         return OpenInterest(
             **event_ids(instrument, int(row["timestamp"]) * NS_PER_MS, receive_ns),
             open_interest=instrument.base_quantity(value, Decimal(1)),

@@ -17,8 +17,8 @@ API"; source github.com/phemex-docs/phemex-docs.github.io, source/includes/_cont
 
 Hedged contracts write real values: prices as quoted, volume in the base coin, turnover in the
 quote. Legacy contracts (BTCUSD, ETHUSD ...: ``Ep`` prices scaled by 10^4, contract volumes,
-``/exchange/public/md/kline`` and ``.BTCFR8H``) are not read here: a task for one ends in an
-error that says so.
+``/exchange/public/md/kline`` and ``.BTCFR8H``) are not read here: a task for one ends as
+``not_covered`` with that reason, before any request.
 """
 
 from decimal import Decimal
@@ -67,12 +67,15 @@ class PhemexHistory(VenueHistory):
     }
     kline_intervals = INTERVALS
 
-    def request(self, what: What, instrument: Instrument, page: Window, interval_s: int) -> RestRequest:
+    def not_covered(self, what: What, instrument: Instrument) -> str | None:
         if instrument.quote not in HEDGED_QUOTES:
-            raise HistoryRejected(
-                f"phemex {instrument.native_symbol} is a legacy (Ep-scaled) contract; "
-                "only hedged USDT contracts are backfilled"
+            return (
+                f"{instrument.native_symbol} is a legacy (Ep-scaled) contract; "
+                "this module reads hedged USDT/USDC contracts only"
             )
+        return None
+
+    def request(self, what: What, instrument: Instrument, page: Window, interval_s: int) -> RestRequest:
         if what is What.KLINES:
             return RestRequest(
                 "/exchange/public/md/v2/kline/list",

@@ -122,10 +122,12 @@ def test_requests_follow_the_documented_units_and_limits() -> None:
     }
 
 
-def test_legacy_contracts_end_in_a_clear_error() -> None:
-    legacy = CATALOG.get(ExchangeId.PHEMEX, "BTCUSD")  # inverse, Ep-scaled
-    with pytest.raises(HistoryRejected, match="legacy"):
-        HISTORY.request(What.KLINES, legacy, Window(0, 60 * NS_PER_S), 60)
+def test_legacy_contracts_are_not_covered_and_say_why() -> None:
+    for native in ("BTCUSD", "ETHUSD"):  # Ep-scaled legacy contracts
+        legacy = CATALOG.get(ExchangeId.PHEMEX, native)
+        for what in (What.KLINES, What.FUNDING):
+            assert "legacy (Ep-scaled)" in (HISTORY.not_covered(what, legacy) or "")
+    assert HISTORY.not_covered(What.KLINES, BTC) is None
 
 
 def test_open_interest_history_is_not_offered_and_says_so() -> None:
