@@ -10,8 +10,9 @@ Needs a broker: ``PERPWATCH_KAFKA_BOOTSTRAP`` from the environment, else the loc
   venue's committed input offset reaching the end — every command decoded, matched, its outputs
   and offsets committed in Kafka transactions, snapshots included.
 * **latency**: with the service caught up and idle, a second symbol's commands are sent at
-  ``--rate`` per second; for each order that trades, the time from ``send`` to the first of its
-  trades being readable on ``venue.trades.v1`` with read_committed (p50/p99/max).
+  ``--rate`` per second (``--half-rate``: half the throughput just measured); for each order that
+  trades, the time from ``send`` to the first of its trades being readable on ``venue.trades.v1``
+  with read_committed (p50/p99/max).
 * **baseline**: the same commands through the core alone in this process (``runner``: decode,
   match, encode each event to JSON bytes, as ``perpwatch venue run`` does), so the ratio
   shows what Kafka and transactions cost on this machine.
@@ -40,6 +41,7 @@ if __package__ in (None, ""):
 from benchmarks._stack import drop_topics
 from services.matching.engine import MatchingEngine
 from services.matching.runner import run_to_jsonl
+from services.matching.service import MatchingSettings
 from services.matching.topics import COMMANDS_TOPIC, TRADES_TOPIC
 from services.matching.workload import SYMBOL, venue_command_lines
 from services.runtime.kafka import make_producer
@@ -210,7 +212,6 @@ async def run(args: argparse.Namespace) -> None:
     group = f"{settings.consumer_group_prefix}.matching"
     log = Path(f"/tmp/matching_service_bench_{run_id}.log")
     lines = venue_command_lines(args.commands, seed=7, symbol=SYMBOL)
-    probe = venue_command_lines(int(args.rate * args.seconds), seed=3, symbol=LATENCY_SYMBOL, id_prefix="l")
     core_rate = baseline(lines)
     await ensure_topics(settings)
     await publish(settings, lines, SYMBOL)
@@ -224,7 +225,9 @@ async def run(args: argparse.Namespace) -> None:
                 raise RuntimeError(f"venue exited:\n{_tail(log)}")
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
-        samples = await latency(settings, probe, args.rate)
+        rate = len(lines) / elapsed / 2 if args.half_rate else args.rate
+        probe = venue_command_lines(int(rate * args.seconds), seed=3, symbol=LATENCY_SYMBOL, id_prefix="l")
+        samples = await latency(settings, probe, rate)
     finally:
         service.send_signal(signal.SIGTERM)
         service.wait(timeout=60)
@@ -242,7 +245,7 @@ async def run(args: argparse.Namespace) -> None:
         ordered = sorted(samples)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
         print(
-            f"latency at {args.rate:,.0f} commands/s: {len(samples):,} trading orders, "
+            f"latency at {rate:,.0f} commands/s: {len(samples):,} trading orders, "
             f"p50 {statistics.median(ordered):.1f} ms, p99 {p99:.1f} ms, max {ordered[-1]:.1f} ms "
             "(send -> first trade readable with read_committed)"
         )
@@ -254,9 +257,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--commands", type=int, default=50_000, help="Commands of the throughput load.")
     parser.add_argument("--rate", type=float, default=1000.0, help="Commands/s of the latency load.")
+    parser.add_argument(
+        "--half-rate", action="store_true", help="Latency load at half the throughput measured (not --rate)."
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="Duration of the latency load.")
     parser.add_argument("--partitions", type=int, default=1, help="Partitions of the venue topics.")
-    parser.add_argument("--max-batch", type=int, default=2000, help="Commands per transaction at most.")
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=MatchingSettings().max_batch,
+        help="Commands per transaction at most.",
+    )
     parser.add_argument("--linger-ms", type=int, default=2, help="Producer linger of the venue and the feed.")
     asyncio.run(run(parser.parse_args()))
     return 0

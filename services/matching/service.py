@@ -14,7 +14,15 @@ partition is one Kafka transaction holding, atomically:
 5. the consumed input offset (``send_offsets_to_transaction``).
 
 Readers with ``isolation_level=read_committed`` therefore see each command's outputs exactly
-once. On assignment, starting the partition's producer fences any zombie with the same
+once.
+
+A batch is matched and encoded while the previous batch's transaction is still in flight (the
+producer has one open transaction at a time, so transactions stay in order; the work between
+them overlaps the broker's): the engine is then ahead of what is committed, which is the crash
+case below anyway. The snapshot and depth records are taken from the engine right after their
+own batch, before the next one touches it.
+
+On assignment, starting the partition's producer fences any zombie with the same
 transactional id and aborts its open transaction; the service then restores the latest
 snapshot and replays the commands from the snapshot's offset up to the committed offset
 without emitting anything (their outputs are already committed), and goes on live from there.
@@ -32,6 +40,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -56,6 +65,8 @@ from services.runtime.topics import ensure_topics, partitions_of
 log = logging.getLogger(__name__)
 
 SERVICE = "matching"
+YIELD_EVERY_COMMANDS = 200
+"""Matching a batch hands the event loop back this often, so the previous transaction progresses."""
 MAX_DEPTH_RECORD_BYTES = 900_000
 """A ``depth`` record larger than this is not published (producers refuse records over 1 MiB)."""
 
@@ -69,7 +80,7 @@ class MatchingSettings(BaseSettings):
         default=20_000, ge=1, description="Snapshot after this many commands."
     )
     snapshot_every_s: float = Field(default=60.0, gt=0, description="Or after this many seconds.")
-    max_batch: int = Field(default=2000, ge=1, description="Commands per transaction at most.")
+    max_batch: int = Field(default=5000, ge=1, description="Commands per transaction at most.")
     depth_every_s: float = Field(
         default=600.0,
         gt=0,
@@ -94,6 +105,19 @@ class PartitionVenue:
     replayed: int = 0
     depth_at: float | None = None
     """When the books' depth was last published (monotonic); None: not yet, by this owner."""
+    committing: "asyncio.Task[None] | None" = None
+    """The transaction of the last batch, while it is in flight."""
+
+
+@dataclass
+class PreparedBatch:
+    """A batch's outputs, taken from the engine right after its last command."""
+
+    records: list[tuple[str, bytes, bytes | None]]
+    letters: list[DeadLetter]
+    offset: int
+    """The next input offset, committed with the outputs."""
+    snapshot: EngineSnapshot | None
 
 
 class MatchingService:
@@ -114,6 +138,9 @@ class MatchingService:
         self._server = ObservabilityServer(self.health, settings.metrics_port)
         self._batch_lock = asyncio.Lock()
         self._assignment_epoch = 0
+        self._failed_commit: BaseException | None = None
+        # Symbol -> its record key, encoded once.
+        self._keys: dict[str, bytes] = {}
 
     @property
     def metrics_port(self) -> int:
@@ -146,6 +173,7 @@ class MatchingService:
         assert self._consumer is not None
         while not self.stopping.is_set():
             self.health.beat()
+            self._raise_failed_commit()
             epoch = self._assignment_epoch
             batch = await self._consumer.getmany(timeout_ms=200, max_records=self.matching.max_batch)
             if not batch:
@@ -158,6 +186,28 @@ class MatchingService:
                     venue = self.venues.get(tp)
                     if venue is not None and records:
                         await self._process(venue, records)
+
+    def _raise_failed_commit(self) -> None:
+        """A failed transaction ends the loop (and the process), as when it was awaited inline."""
+        if self._failed_commit is not None:
+            raise self._failed_commit
+        for venue in self.venues.values():
+            task = venue.committing
+            if task is not None and task.done():
+                venue.committing = None
+                task.result()
+
+    async def _settle(self, venue: PartitionVenue) -> None:
+        """Wait for the partition's transaction in flight; a failure is raised by the loop."""
+        task, venue.committing = venue.committing, None
+        if task is None:
+            return
+        try:
+            await task
+        except BaseException as exc:  # logged by _commit
+            if self._failed_commit is None:
+                self._failed_commit = exc
+            raise
 
     async def _shutdown(self) -> None:
         self.health.set_ready("stopping", False, "shutting down")
@@ -180,7 +230,8 @@ class MatchingService:
         self.health.set_ready("kafka", True)
 
     async def _on_revoked(self, partitions: set[TopicPartition]) -> None:
-        # Under the lock: a revoked partition's last transaction is committed before it goes.
+        # Under the lock: a revoked partition's last transaction is committed before it goes
+        # (_close waits for it).
         async with self._batch_lock:
             self._assignment_epoch += 1
             for tp in partitions:
@@ -226,6 +277,9 @@ class MatchingService:
 
     async def _close(self, venue: PartitionVenue) -> None:
         self.venues.pop(venue.tp, None)
+        # A failed transaction is kept for the loop to raise; the partition closes either way.
+        with contextlib.suppress(Exception):
+            await self._settle(venue)
         log.info("partition closed", extra=self.partition_state(venue))
         with contextlib.suppress(Exception):
             await venue.producer.stop()
@@ -250,8 +304,13 @@ class MatchingService:
     # The transaction -----------------------------------------------------------------------
 
     async def _process(self, venue: PartitionVenue, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Match a batch, then hand its outputs to a transaction once the previous one committed."""
         engine = venue.engine
         symbols = engine.symbols
+        process = engine.process
+        topic_of_kind = self._topic_of_kind
+        keys = self._keys
+        dumps = orjson.dumps
         outgoing: list[tuple[str, bytes, bytes | None]] = []
         letters: list[DeadLetter] = []
         fresh = 0
@@ -261,6 +320,9 @@ class MatchingService:
                 continue  # already applied: a stale fetch after a seek
             last = record.offset + 1
             fresh += 1
+            if fresh % YIELD_EVERY_COMMANDS == 0:
+                # Let the transaction in flight and the fetcher move on while this batch is matched.
+                await asyncio.sleep(0)
             live = record.offset >= venue.emit_from
             if not live:
                 venue.replayed += 1
@@ -276,19 +338,26 @@ class MatchingService:
                 if live:
                     letters.append(self._letter(record, error))
                 continue
-            events = engine.process(decode_command(raw, symbols))
+            events = process(decode_command(raw, symbols))
             if not live:
                 continue
             for event in events:
                 wire = encode_event(event, symbols)
-                symbol = str(wire["symbol"])
-                key = symbol.encode() if symbol else record.key
-                outgoing.append((self._topic_of_kind[str(wire["kind"])], orjson.dumps(wire), key))
+                symbol = cast(str, wire["symbol"])
+                if symbol:
+                    key = keys.get(symbol)
+                    if key is None:
+                        key = keys[symbol] = symbol.encode()
+                else:
+                    key = record.key
+                outgoing.append((topic_of_kind[cast(str, wire["kind"])], dumps(wire), key))
         venue.next_offset = max(venue.next_offset, last)
         MESSAGES_CONSUMED.labels(SERVICE, COMMANDS_TOPIC).inc(fresh)
         if not fresh or venue.next_offset <= venue.emit_from:
             return  # replay only: everything here was committed before
-        await self._commit(venue, outgoing, letters)
+        prepared = self._prepare(venue, outgoing, letters)
+        await self._settle(venue)
+        venue.committing = asyncio.create_task(self._commit(venue, prepared))
 
     def _letter(self, record: ConsumerRecord[bytes, bytes], error: str) -> DeadLetter:
         return dead_letter(
@@ -302,48 +371,58 @@ class MatchingService:
             error=error,
         )
 
-    async def _commit(
+    def _prepare(
         self,
         venue: PartitionVenue,
         outgoing: list[tuple[str, bytes, bytes | None]],
         letters: list[DeadLetter],
-    ) -> None:
-        producer = venue.producer
-        snapshot_due = (
-            venue.snapshot_offset is None
-            or venue.since_snapshot >= self.matching.snapshot_every_commands
-            or time.monotonic() - venue.snapshot_at >= self.matching.snapshot_every_s
-        )
+    ) -> PreparedBatch:
+        """The batch's records, plus the depth and snapshot due, from the engine as it is now.
+
+        The snapshot bookkeeping moves on here, not after the commit: a failed transaction ends
+        the process, and the next owner restores from what was committed.
+        """
         now = time.monotonic()
         if venue.depth_at is None or now - venue.depth_at >= self.matching.depth_every_s:
-            outgoing = outgoing + self._depth_records(venue.engine)
-            venue.depth_at = now  # an aborted transaction exits the process: no retry to track
+            outgoing.extend(self._depth_records(venue.engine))
+            venue.depth_at = now
+        snapshot = None
+        if (
+            venue.snapshot_offset is None
+            or venue.since_snapshot >= self.matching.snapshot_every_commands
+            or now - venue.snapshot_at >= self.matching.snapshot_every_s
+        ):
+            snapshot = EngineSnapshot(venue.tp.partition, venue.next_offset, venue.engine.snapshot())
+            venue.snapshot_offset = venue.next_offset
+            venue.since_snapshot = 0
+            venue.snapshot_at = now
+        return PreparedBatch(outgoing, letters, venue.next_offset, snapshot)
+
+    async def _commit(self, venue: PartitionVenue, batch: PreparedBatch) -> None:
+        producer = venue.producer
+        outgoing = batch.records
         await producer.begin_transaction()
         try:
             delivered = [future async for _, future in send_in_batches(producer, outgoing)]
-            for letter in letters:
-                await venue.dead_letters.publish(letter)
-            if snapshot_due:
-                snapshot = EngineSnapshot(venue.tp.partition, venue.next_offset, venue.engine.snapshot())
-                size = await send_snapshot(producer, self.settings, snapshot)
+            for letter in batch.letters:
+                delivered.append(await venue.dead_letters.publish(letter))
+            if batch.snapshot is not None:
+                size, chunks = await send_snapshot(producer, self.settings, batch.snapshot)
+                delivered.extend(chunks)
                 log.info(
                     "snapshot written",
-                    extra={"partition": venue.tp.partition, "offset": snapshot.offset, "bytes": size},
+                    extra={"partition": venue.tp.partition, "offset": batch.snapshot.offset, "bytes": size},
                 )
             # aiokafka commits a transaction even when one of its batches failed for good (only
             # its future says so): every delivery is confirmed before the offsets go in.
             await asyncio.gather(*delivered)
-            await producer.send_offsets_to_transaction({venue.tp: venue.next_offset}, self.group_id)
+            await producer.send_offsets_to_transaction({venue.tp: batch.offset}, self.group_id)
             await producer.commit_transaction()
         except BaseException:
             with contextlib.suppress(Exception):
                 await producer.abort_transaction()
             log.exception("transaction failed: exiting so that the next owner restores")
             raise
-        if snapshot_due:
-            venue.snapshot_offset = venue.next_offset
-            venue.since_snapshot = 0
-            venue.snapshot_at = time.monotonic()
         OFFSET_COMMITS.labels(SERVICE).inc()
         for topic, count in Counter(topic for topic, _, _ in outgoing).items():
             EVENTS_PUBLISHED.labels(SERVICE, topic).inc(count)

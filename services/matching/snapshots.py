@@ -14,6 +14,7 @@ so a read_committed reader sees everything up to the end. A large book is split 
 compaction keeps the latest value per ``partition:chunk`` key.
 """
 
+import asyncio
 import logging
 import zlib
 from dataclasses import dataclass
@@ -99,14 +100,18 @@ async def ensure_snapshot_topic(settings: Settings, partitions: int) -> None:
     await ensure_state_topic(settings, SNAPSHOT_TOPIC, partitions, SNAPSHOT_TOPIC_CONFIG)
 
 
-async def send_snapshot(producer: AIOKafkaProducer, settings: Settings, snapshot: EngineSnapshot) -> int:
-    """Queue a snapshot's records in the producer's open transaction; returns the bytes sent."""
+async def send_snapshot(
+    producer: AIOKafkaProducer, settings: Settings, snapshot: EngineSnapshot
+) -> tuple[int, list["asyncio.Future[object]"]]:
+    """Queue a snapshot's records in the producer's open transaction; returns the bytes sent and
+    the chunks' delivery futures (the caller confirms them before the offsets go in)."""
     topic = settings.topic_name(SNAPSHOT_TOPIC)
     size = 0
+    delivered: list[asyncio.Future[object]] = []
     for key, value in encode_chunks(snapshot):
-        await producer.send(topic, value, key=key, partition=snapshot.partition)
+        delivered.append(await producer.send(topic, value, key=key, partition=snapshot.partition))
         size += len(value)
-    return size
+    return size, delivered
 
 
 async def load_snapshot(settings: Settings, partition: int) -> EngineSnapshot | None:

@@ -1,5 +1,6 @@
 """Routing bad input to ``dlq.v1`` with its reason, so nothing is silently dropped."""
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -104,6 +105,11 @@ class DeadLetterPublisher:
         self._service = service
         self._topic = topic
 
-    async def publish(self, letter: DeadLetter) -> None:
+    async def publish(self, letter: DeadLetter) -> "asyncio.Future[object]":
+        """Queue the letter; its delivery is confirmed when the returned future resolves, and the
+        caller awaits it before committing the input's offset."""
         count_and_log(self._service, letter)
-        await self._producer.send(self._topic, encode_value(letter), key=letter.source.encode())
+        delivery: asyncio.Future[object] = await self._producer.send(
+            self._topic, encode_value(letter), key=letter.source.encode()
+        )
+        return delivery
