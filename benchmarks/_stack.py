@@ -1,10 +1,13 @@
-"""What the service benchmarks share: the servers to run on, and removing a run's private topics.
+"""What the service benchmarks share: the servers to run on, removing a run's private topics, and
+reading when a service process consumed its first record.
 
 A leading underscore keeps it out of ``make bench``, which runs every other file here.
 """
 
 import os
+import socket
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,3 +54,30 @@ def private_database(admin_url: str, prefix: str = "bench") -> Iterator[str]:
     """A fresh, migrated database beside ``admin_url``'s for one run; dropped afterwards."""
     with scratch_database(admin_url, prefix) as url:
         yield url
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def first_consumed_at(metrics_port: int) -> float:
+    """Unix time a service process first counted consumed records: its first fetch.
+
+    Read from its ``/metrics`` (the ``_created`` sample of ``perpwatch_messages_consumed_total``,
+    set when the runtime counts its first batch, before processing it), so a benchmark can time a
+    backlog from the first fetch rather than from the first commit, which would leave out the whole
+    first batch and flatter bigger batches. Call it while the process is idle (its event loop
+    answers between batches).
+    """
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    created = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("perpwatch_messages_consumed_created{")
+    ]
+    if not created:
+        raise RuntimeError("the service has not counted a consumed record")
+    return min(created)

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,7 +37,7 @@ if __package__ in (None, ""):
     # Running as a script: make the repository root importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._stack import drop_topics
+from benchmarks._stack import drop_topics, free_port
 from services.matching.engine import MatchingEngine
 from services.matching.runner import run_to_jsonl
 from services.matching.service import MatchingSettings
@@ -79,12 +78,6 @@ def _tail(log: Path) -> str:
 
 def _remove(log: Path) -> None:
     log.unlink(missing_ok=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_service(settings: Settings, port: int, log: Path, max_batch: int) -> subprocess.Popen[bytes]:
@@ -215,7 +208,7 @@ async def run(args: argparse.Namespace) -> None:
     core_rate = baseline(lines)
     await ensure_topics(settings)
     await publish(settings, lines, SYMBOL)
-    port = _free_port()
+    port = free_port()
     service = start_service(settings, port, log, args.max_batch)
     try:
         await wait_ready(service, port, log)

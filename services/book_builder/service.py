@@ -53,6 +53,7 @@ from services.book_builder.core.rules import SnapshotSource
 from services.book_builder.metrics import BOOK_AGE, CHECKPOINTS, BookMetrics
 from services.book_builder.resync import ResyncRequests, SnapshotFetcher, http_fetcher
 from services.book_builder.venues import new_builder
+from services.book_builder.wire import encode_book_depth
 from services.instruments.catalog import InstrumentCatalog, load_snapshot
 from services.runtime.service import Output, RejectedInput
 from services.runtime.settings import Settings, get_settings
@@ -137,6 +138,7 @@ class BookBuilderProcessor:
         checkpoint_interval_s: float = 30.0,
     ) -> None:
         self.decoders = {INPUT_TOPIC: decode_book_event}
+        self.encoders = {"book.l2.v1": encode_book_depth}
         self._settings = settings
         self._fetcher = fetcher
         self._catalog = catalog

@@ -102,6 +102,10 @@ def test_outputs_on_the_real_capture(payloads: list[bytes]) -> None:
         topic("book.bbo.v1").payload.validate_json(payload)
     for payload in (d.model_dump_json() for d in depth[:50]):
         topic("book.l2.v1").payload.validate_json(payload)
+    encode = run.processor.encoders["book.l2.v1"]
+    assert [encode(d) for d in depth] == [d.model_dump_json().encode() for d in depth], (
+        "the builder's book.l2.v1 encoder writes what pydantic writes"
+    )
 
 
 def test_a_gap_publishes_an_invalid_status_and_asks_for_a_snapshot(payloads: list[bytes]) -> None:
