@@ -7,6 +7,7 @@ only assembles the instance the way validation would (fields in declaration orde
 filled), so it serializes byte for byte the same.
 """
 
+from collections.abc import Set
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -16,7 +17,11 @@ Model = TypeVar("Model", bound=BaseModel)
 _REQUIRED = object()
 _templates: dict[type[BaseModel], tuple[dict[str, Any], frozenset[str]]] = {}
 _new = object.__new__
-_set = object.__setattr__
+# The slots every pydantic model has, set through their descriptors (cheaper than object.__setattr__).
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _template(cls: type[BaseModel]) -> tuple[dict[str, Any], frozenset[str]]:
@@ -40,11 +45,24 @@ def build(cls: type[Model], values: dict[str, Any]) -> Model:
     fields_set = set(values)
     if len(state) != len(defaults) or not fields_set >= required:
         state = _state_of_odd_values(cls, defaults, values)
+    return _instance(cls, state, fields_set)
+
+
+def assemble(cls: type[Model], state: dict[str, Any], fields_set: Set[str]) -> Model:
+    """An instance from its whole state, unvalidated: ``state`` holds every field of ``cls`` in
+    declaration order (defaults too), ``fields_set`` the names the caller gave (what validation
+    would list in ``model_fields_set``). For the hottest parsers, which write the state out and
+    so skip ``build``'s merge with the defaults; their tests hold the result to the validated one.
+    """
+    return _instance(cls, state, set(fields_set))
+
+
+def _instance(cls: type[Model], state: dict[str, Any], fields_set: set[str]) -> Model:
     instance = _new(cls)
-    _set(instance, "__dict__", state)
-    _set(instance, "__pydantic_fields_set__", fields_set)
-    _set(instance, "__pydantic_extra__", None)
-    _set(instance, "__pydantic_private__", None)
+    _set_dict(instance, state)
+    _set_fields_set(instance, fields_set)
+    _set_extra(instance, None)
+    _set_private(instance, None)
     return instance
 
 

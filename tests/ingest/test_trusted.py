@@ -51,18 +51,27 @@ def _validated(raw: list[list[str]]) -> list[tuple[Decimal, Decimal]] | None:
         return None
 
 
+def _caches() -> tuple[trusted.DecimalCache, trusted.DecimalCache]:
+    return trusted.DecimalCache(positive=True), trusted.DecimalCache()
+
+
 @given(st.lists(st.tuples(text, text).map(list), max_size=8))
 def test_trusted_levels_are_sure_and_equal_to_validated(raw: list[list[str]]) -> None:
-    fast = trusted.levels(raw)
+    fast = trusted.levels(raw, *_caches())
     if fast is not None:
         assert fast == _validated(raw), "the fast checks let through what the contract refuses"
+        assert [tuple(map(str, level)) for level in fast] == [
+            tuple(map(str, level)) for level in _validated(raw) or []
+        ]
 
 
 def test_levels_of_venue_texts_take_the_fast_path() -> None:
-    assert trusted.levels([["61800.20", "0.003"], ["61800.10", "0"]]) == [
+    prices, quantities = _caches()
+    assert trusted.levels([["61800.20", "0.003"], ["61800.10", "0"]], prices, quantities) == [
         (Decimal("61800.20"), Decimal("0.003")),
         (Decimal("61800.10"), Decimal("0")),
     ]
+    assert trusted.levels([], prices, quantities) == []
     bad_levels: list[list[Any]] = [
         ["0", "1"],
         ["1e3", "1"],
@@ -70,9 +79,25 @@ def test_levels_of_venue_texts_take_the_fast_path() -> None:
         ["NaN", "1"],
         ["1", "1", "1"],
         [1, "1"],
+        ["1", ["1"]],
+        ["1.2.3", "1"],
+        ["1" * 29, "1"],  # longer than EXACT_CHARACTERS: a unit multiplier would round it
     ]
     for bad in bad_levels:
-        assert trusted.levels([bad]) is None, bad
+        assert trusted.levels([bad], prices, quantities) is None, bad
+    assert trusted.levels(None, prices, quantities) is None  # type: ignore[arg-type]  # "b": null
+
+
+def test_the_cache_reads_each_text_once_and_starts_over_when_full() -> None:
+    cache = trusted.DecimalCache(capacity=2)
+    first = cache["1.50"]
+    assert cache["1.50"] is first
+    assert str(first) == "1.50"
+    cache["2"], cache["3"]  # the third text finds the cache full
+    assert list(cache) == ["3"]
+    with pytest.raises(trusted.NotPlain):
+        trusted.DecimalCache(positive=True)["0.000"]
+    assert trusted.DecimalCache()["0.000"] == 0
 
 
 def test_built_events_equal_validated_ones() -> None:
@@ -104,26 +129,32 @@ POSITIVE = TypeAdapter(PositiveDecimal)
 
 
 @given(text, text)
-def test_plain_decimals_are_sure_for_a_value_and_a_product_of_two(price: str, quantity: str) -> None:
-    """What ``plain_decimals`` passes, once read and positive, meets the contract, and so does
-    the product of two of them (a trade's notional)."""
-    if not trusted.plain_decimals(price, quantity):
+def test_trade_numbers_are_sure_and_their_notional_exact(price: str, quantity: str) -> None:
+    """What ``trade_numbers`` passes meets the contract, and so does the notional; the size times
+    a unit multiplier and contract size is the size, digit for digit (``base_quantity``)."""
+    numbers = trusted.trade_numbers(price, quantity, *_caches())
+    if numbers is None:
         return
-    try:
-        values = [Decimal(price), Decimal(quantity)]
-    except InvalidOperation:  # "1.2.3": the parser's Decimal() rejects it, on either path
-        return
-    if all(values):
-        for value in [*values, values[0] * values[1]]:
-            assert POSITIVE.validate_python(value) == value
+    read_price, read_quantity = numbers
+    assert (str(read_price), str(read_quantity)) == (str(Decimal(price)), str(Decimal(quantity)))
+    for value in [read_price, read_quantity, read_quantity * read_price]:
+        assert POSITIVE.validate_python(value) == value
+    assert str(read_quantity * Decimal(1) * Decimal(1)) == str(read_quantity)
+    assert read_quantity * read_price == Decimal(quantity) * Decimal(1) * Decimal(price)
 
 
-def test_plain_decimals_refuse_what_only_the_contract_can_judge() -> None:
-    assert trusted.plain_decimals("61800.20", "2.507", "61800.30", "2.510")
-    assert not trusted.plain_decimals("1", 1)  # a JSON number
-    assert not trusted.plain_decimals("-1")
-    assert not trusted.plain_decimals("1e5")
-    assert not trusted.plain_decimals("1" * 20, "1" * 20)  # 40 characters in all: no room for a product
+def test_trade_numbers_refuse_what_only_the_contract_can_judge() -> None:
+    prices, quantities = _caches()
+    assert trusted.trade_numbers("61800.20", "2.507", prices, quantities) == (
+        Decimal("61800.20"),
+        Decimal("2.507"),
+    )
+    assert trusted.trade_numbers("1", 1, prices, quantities) is None  # a JSON number
+    assert trusted.trade_numbers("1", "-1", prices, quantities) is None
+    assert trusted.trade_numbers("1e5", "1", prices, quantities) is None
+    assert trusted.trade_numbers("0", "1", prices, quantities) is None
+    assert trusted.trade_numbers("1", "0.000", prices, quantities) is None
+    assert trusted.trade_numbers("1" * 14, "1" * 15, prices, quantities) is None  # no exact notional
 
 
 def test_build_of_odd_values_matches_the_declared_fields() -> None:

@@ -22,7 +22,7 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
-from schemas.trusted import build
+from schemas.trusted import assemble
 from services.ingest import trusted
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
@@ -39,7 +39,11 @@ from services.instruments.catalog import Instrument, InstrumentCatalog
 
 # Numbers that parse but cannot be used: 9E+999999, an infinite time, a zero inverse price.
 _OUT_OF_RANGE = (Overflow, OverflowError, ZeroDivisionError)
-_TIMES = ("exchange_ts", "receive_ts")
+_SEQUENCE_GIVEN = trusted.fields_given(BookSequence)
+_DELTA_GIVEN = trusted.fields_given(BookDelta, "type", "checksum")
+_BBO_GIVEN = trusted.fields_given(BestBidOffer)
+_TRADE_GIVEN = trusted.fields_given(Trade)
+_LISTED = trusted.LISTED
 
 
 def _unit(instrument: Instrument) -> bool:
@@ -47,37 +51,14 @@ def _unit(instrument: Instrument) -> bool:
     return instrument.multiplier == 1 and instrument.contract_size == 1 and not instrument.inverse
 
 
-def _exactly_unit(instrument: Instrument) -> bool:
-    """``_unit``, with a size and multiplier of 1 without decimals: base quantities (a wire quantity
-    times 1 times 1) are then the wire's number, digit for digit, as the trusted path needs."""
-    return _unit(instrument) and str(instrument.contract_size) == "1" and str(instrument.multiplier) == "1"
-
-
 class BinanceUsdmNormalizer(NormalizerDefaults):
     exchange = ExchangeId.BINANCE_USDM
 
     def __init__(self, catalog: InstrumentCatalog) -> None:
         super().__init__(catalog)
-        self._symbols: dict[str, tuple[Instrument, dict[str, Any] | None]] = {}
-
-    def _instrument(self, native_symbol: Any) -> tuple[Instrument, dict[str, Any] | None]:
-        """The instrument of a stream's ``s``, and its ids without the times when the trusted path
-        may build its events (``_exactly_unit``, ids that meet the contract); None otherwise.
-
-        Remembered per symbol: a catalog answers a symbol always alike (derived ones included).
-        """
-        known = self._symbols.get(native_symbol) if type(native_symbol) is str else None
-        if known is not None:
-            return known
-        instrument = self._catalog.get(self.exchange, native_symbol)
-        ids = event_ids(instrument, 0, 0)
-        fixed = None
-        if _exactly_unit(instrument) and trusted.ids_ok(ids):
-            fixed = {name: value for name, value in ids.items() if name not in _TIMES}
-        known = (instrument, fixed)
-        if type(native_symbol) is str:
-            self._symbols[native_symbol] = known
-        return known
+        self._instruments = trusted.TrustedInstruments(catalog, self.exchange)
+        self._prices = trusted.DecimalCache(positive=True, capacity=16_384)
+        self._quantities = trusted.DecimalCache()
 
     def normalize(self, frame: Any, receive_ts: int) -> list[InstrumentEvent]:
         if not isinstance(frame, dict):
@@ -157,15 +138,30 @@ class BinanceUsdmNormalizer(NormalizerDefaults):
         return [instrument.base_level(Decimal(p), Decimal(q)) for p, q in levels]
 
     def _depth_update(self, data: JsonObject, receive_ts: int) -> BookDelta:
-        instrument, fixed = self._instrument(data["s"])
+        instrument, head = self._instruments[data["s"]]
         exchange_ts = int(data.get("T") or data["E"]) * NS_PER_MS
         first, last, prev = int(data["U"]), int(data["u"]), int(data["pu"])
-        if fixed is not None and exchange_ts >= 0 and receive_ts >= 0:
-            bids, asks = trusted.levels(data["b"]), trusted.levels(data["a"])
+        if head is not None and exchange_ts >= 0 and receive_ts >= 0:
+            bids = trusted.levels(data["b"], self._prices, self._quantities)
+            asks = trusted.levels(data["a"], self._prices, self._quantities)
             if bids is not None and asks is not None:
-                sequence = build(BookSequence, {"first": first, "last": last, "prev": prev})
-                values = {**fixed, "exchange_ts": exchange_ts, "receive_ts": receive_ts}
-                return build(BookDelta, {**values, "sequence": sequence, "bids": bids, "asks": asks})
+                sequence = assemble(
+                    BookSequence, {"first": first, "last": last, "prev": prev}, _SEQUENCE_GIVEN
+                )
+                state = {
+                    "exchange": head[0],
+                    "symbol": head[1],
+                    "native_symbol": head[2],
+                    "exchange_ts": exchange_ts,
+                    "receive_ts": receive_ts,
+                    "instrument_provenance": _LISTED,
+                    "type": "delta",
+                    "sequence": sequence,
+                    "bids": bids,
+                    "asks": asks,
+                    "checksum": None,
+                }
+                return assemble(BookDelta, state, _DELTA_GIVEN)
         return BookDelta(
             **event_ids(instrument, exchange_ts, receive_ts),
             sequence=BookSequence(first=first, last=last, prev=prev),
@@ -174,28 +170,31 @@ class BinanceUsdmNormalizer(NormalizerDefaults):
         )
 
     def _book_ticker(self, data: JsonObject, receive_ts: int) -> BestBidOffer:
-        instrument, fixed = self._instrument(data["s"])
+        instrument, head = self._instruments[data["s"]]
         exchange_ts = int(data.get("T") or data["E"]) * NS_PER_MS
         bid, bid_qty, ask, ask_qty = data["b"], data["B"], data["a"], data["A"]
-        if (
-            fixed is not None
-            and exchange_ts >= 0
-            and receive_ts >= 0
-            and trusted.plain_decimals(bid, bid_qty, ask, ask_qty)
-        ):
-            bid_price, ask_price = Decimal(bid), Decimal(ask)
-            if bid_price and ask_price:  # Decimal zero is false: a price must be > 0
-                values = {
-                    **fixed,
+        if head is not None and exchange_ts >= 0 and receive_ts >= 0:
+            prices, quantities = self._prices, self._quantities
+            try:
+                bid_price, bid_quantity = prices[bid], quantities[bid_qty]
+                ask_price, ask_quantity = prices[ask], quantities[ask_qty]
+            except trusted.UNTRUSTED:
+                bid_price = None
+            if bid_price is not None:
+                state = {
+                    "exchange": head[0],
+                    "symbol": head[1],
+                    "native_symbol": head[2],
                     "exchange_ts": exchange_ts,
                     "receive_ts": receive_ts,
+                    "instrument_provenance": _LISTED,
                     "bid_price": bid_price,
-                    "bid_quantity": Decimal(bid_qty),
+                    "bid_quantity": bid_quantity,
                     "ask_price": ask_price,
-                    "ask_quantity": Decimal(ask_qty),
+                    "ask_quantity": ask_quantity,
                     "sequence": int(data["u"]),
                 }
-                return build(BestBidOffer, values)
+                return assemble(BestBidOffer, state, _BBO_GIVEN)
         (bid_price, bid_quantity), (ask_price, ask_quantity) = self._levels(
             instrument, [[bid, bid_qty], [ask, ask_qty]]
         )
@@ -209,27 +208,37 @@ class BinanceUsdmNormalizer(NormalizerDefaults):
         )
 
     def _trade(self, data: JsonObject, receive_ts: int, *, trade_id: str) -> Trade:
-        instrument, fixed = self._instrument(data["s"])
+        instrument, head = self._instruments[data["s"]]
         price_text, quantity_text = data["p"], data["q"]
+        if head is not None and trade_id:
+            numbers = trusted.trade_numbers(price_text, quantity_text, self._prices, self._quantities)
+            if numbers is not None:
+                exchange_ts = int(data["T"]) * NS_PER_MS
+                if exchange_ts >= 0 and receive_ts >= 0:
+                    price, quantity = numbers
+                    state = {
+                        "exchange": head[0],
+                        "symbol": head[1],
+                        "native_symbol": head[2],
+                        "exchange_ts": exchange_ts,
+                        "receive_ts": receive_ts,
+                        "instrument_provenance": _LISTED,
+                        "trade_id": trade_id,
+                        "side": Side.SELL if data["m"] else Side.BUY,
+                        "price": price,
+                        "quantity": quantity,
+                        "notional": quantity * price,
+                    }
+                    return assemble(Trade, state, _TRADE_GIVEN)
         price, quantity = Decimal(price_text), Decimal(quantity_text)
         if price <= 0:
             raise FrameRejected("out_of_range", f"trade price {price}")
-        exchange_ts = int(data["T"]) * NS_PER_MS
-        # m: the buyer was the maker, so the taker sold.
-        side = Side.SELL if data["m"] else Side.BUY
-        amounts = trade_amounts(instrument, price, quantity)
-        if (
-            fixed is not None
-            and quantity  # plain digits are not negative: a true quantity is > 0
-            and trade_id
-            and exchange_ts >= 0
-            and receive_ts >= 0
-            and trusted.plain_decimals(price_text, quantity_text)
-        ):
-            values = {**fixed, "exchange_ts": exchange_ts, "receive_ts": receive_ts}
-            return build(Trade, {**values, "trade_id": trade_id, "side": side, **amounts})
         return Trade(
-            **event_ids(instrument, exchange_ts, receive_ts), trade_id=trade_id, side=side, **amounts
+            **event_ids(instrument, int(data["T"]) * NS_PER_MS, receive_ts),
+            trade_id=trade_id,
+            # m: the buyer was the maker, so the taker sold.
+            side=Side.SELL if data["m"] else Side.BUY,
+            **trade_amounts(instrument, price, quantity),
         )
 
     def _mark_price(self, data: JsonObject, receive_ts: int) -> Funding:

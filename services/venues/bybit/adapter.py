@@ -41,13 +41,15 @@ from schemas.market_data import (
     OpenInterest,
     Trade,
 )
+from schemas.trusted import assemble
+from services.ingest import trusted
 from services.ingest.normalizer import FrameRejected, JsonObject
 from services.ingest.parsing import (
     NS_PER_MS,
-    as_frame_rejected,
     base_levels,
     event_ids,
     finite_decimal,
+    frame_rejection,
     parse_side,
     plain_decimal,
     trade_amounts,
@@ -63,10 +65,36 @@ from services.instruments.catalog import Instrument, InstrumentCatalog
 
 _BBO_DEPTH = "1"
 _BOOK_DEPTH = "50"
+_BOOK_KINDS: dict[str, type[BookSnapshot] | type[BookDelta]] = {"snapshot": BookSnapshot, "delta": BookDelta}
+_SEQUENCE_GIVEN = frozenset({"last"})
+_BOOK_GIVEN = trusted.fields_given(BookDelta, "type", "checksum")
+_BBO_GIVEN = trusted.fields_given(BestBidOffer)
+_TRADE_GIVEN = trusted.fields_given(Trade)
+_TAKER_SIDES = {"Buy": Side.BUY, "Sell": Side.SELL}
+_LISTED = trusted.LISTED
+# What odd wire values raise on the trusted path; it then leaves the frame to the validated path,
+# which raises the error the frame deserves.
+_ODD_VALUES = (LookupError, TypeError, ValueError, ArithmeticError)
+
+
+def _ms_to_ns(ms: Any) -> int:
+    if isinstance(ms, bool):
+        raise TypeError("timestamp is a boolean")
+    return int(ms) * NS_PER_MS
 
 
 class BybitNormalizer(NormalizerDefaults):
+    """Book, top-of-book and trade frames of exactly-unit instruments (linear, contract size and
+    multiplier 1) with plain decimal texts are built on the trusted path (``services.ingest.trusted``);
+    anything else, and tickers and liquidations, the validated way. Both give the same events."""
+
     exchange = ExchangeId.BYBIT
+
+    def __init__(self, catalog: InstrumentCatalog) -> None:
+        super().__init__(catalog)
+        self._instruments = trusted.TrustedInstruments(catalog, self.exchange)
+        self._prices = trusted.DecimalCache(positive=True, capacity=16_384)
+        self._quantities = trusted.DecimalCache()
 
     def normalize(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         if not isinstance(frame, dict):
@@ -80,31 +108,56 @@ class BybitNormalizer(NormalizerDefaults):
         if not isinstance(topic, str):
             raise FrameRejected("malformed", "frame has no topic")
         kind, _, rest = topic.partition(".")
-        with as_frame_rejected(kind):
-            if kind == "publicTrade":
-                return [self._trade(row, receive_ts) for row in frame["data"]]
+        # as_frame_rejected, without a context manager per frame (a hot parser).
+        try:
             if kind == "orderbook":
                 depth = rest.partition(".")[0]
                 if depth == _BBO_DEPTH:
                     return self._bbo(frame, receive_ts)
                 return [self._book(frame, receive_ts)]
+            if kind == "publicTrade":
+                return [self._trade(row, receive_ts) for row in frame["data"]]
             if kind == "tickers":
                 return self._ticker(frame, receive_ts)
             if kind == "allLiquidation":
                 return [self._liquidation(row, receive_ts) for row in frame["data"]]
             if kind == "liquidation":
                 return [self._liquidation(_older_liquidation(frame["data"]), receive_ts)]
+        except FrameRejected:
+            raise
+        except Exception as exc:
+            raise frame_rejection(exc, kind) from None
         raise FrameRejected("unknown_event", f"unsupported topic {topic!r}")
 
     # --- topics ----------------------------------------------------------------------------
 
     def _ids(self, instrument: Instrument, ms: Any, receive_ts: int) -> dict[str, Any]:
-        if isinstance(ms, bool):
-            raise TypeError("timestamp is a boolean")
-        return event_ids(instrument, int(ms) * NS_PER_MS, receive_ts)
+        return event_ids(instrument, _ms_to_ns(ms), receive_ts)
 
     def _trade(self, row: JsonObject, receive_ts: int) -> Trade:
-        instrument = self._catalog.get(self.exchange, row["s"])
+        instrument, head = self._instruments[row["s"]]
+        if head is not None:
+            try:
+                numbers = trusted.trade_numbers(row["p"], row["v"], self._prices, self._quantities)
+                exchange_ts, trade_id, side = _ms_to_ns(row["T"]), str(row["i"]), _TAKER_SIDES[row["S"]]
+            except _ODD_VALUES:  # the validated path below rejects it, in its own order
+                numbers = None
+            if numbers is not None and trade_id and exchange_ts >= 0 and receive_ts >= 0:
+                price, quantity = numbers
+                state = {
+                    "exchange": head[0],
+                    "symbol": head[1],
+                    "native_symbol": head[2],
+                    "exchange_ts": exchange_ts,
+                    "receive_ts": receive_ts,
+                    "instrument_provenance": _LISTED,
+                    "trade_id": trade_id,
+                    "side": side,  # S is the taker's side
+                    "price": price,
+                    "quantity": quantity,
+                    "notional": quantity * price,
+                }
+                return assemble(Trade, state, _TRADE_GIVEN)
         price, quantity = finite_decimal(row["p"]), finite_decimal(row["v"])
         return Trade(
             **self._ids(instrument, row["T"], receive_ts),
@@ -115,15 +168,38 @@ class BybitNormalizer(NormalizerDefaults):
 
     def _book(self, frame: JsonObject, receive_ts: int) -> BookSnapshot | BookDelta:
         data = frame["data"]
-        instrument = self._catalog.get(self.exchange, data["s"])
+        instrument, head = self._instruments[data["s"]]
+        # cts is the matching-engine time of the book, ts the push time.
+        exchange_ts = _ms_to_ns(frame.get("cts") or frame["ts"])
+        last = int(data["u"])
+        kind = frame.get("type")
+        event_class = _BOOK_KINDS.get(kind) if type(kind) is str else None
+        if head is not None and event_class is not None and exchange_ts >= 0 and receive_ts >= 0:
+            bids = trusted.levels(data["b"], self._prices, self._quantities)
+            asks = trusted.levels(data["a"], self._prices, self._quantities)
+            if bids is not None and asks is not None:
+                state = {
+                    "exchange": head[0],
+                    "symbol": head[1],
+                    "native_symbol": head[2],
+                    "exchange_ts": exchange_ts,
+                    "receive_ts": receive_ts,
+                    "instrument_provenance": _LISTED,
+                    "type": kind,
+                    "sequence": assemble(
+                        BookSequence, {"first": None, "last": last, "prev": None}, _SEQUENCE_GIVEN
+                    ),
+                    "bids": bids,
+                    "asks": asks,
+                    "checksum": None,
+                }
+                return assemble(event_class, state, _BOOK_GIVEN)
         fields = {
-            # cts is the matching-engine time of the book, ts the push time.
-            **self._ids(instrument, frame.get("cts") or frame["ts"], receive_ts),
-            "sequence": BookSequence(last=int(data["u"])),
+            **event_ids(instrument, exchange_ts, receive_ts),
+            "sequence": BookSequence(last=last),
             "bids": base_levels(instrument, data["b"]),
             "asks": base_levels(instrument, data["a"]),
         }
-        kind = frame.get("type")
         if kind == "snapshot":
             return BookSnapshot(**fields)
         if kind == "delta":
@@ -132,7 +208,30 @@ class BybitNormalizer(NormalizerDefaults):
 
     def _bbo(self, frame: JsonObject, receive_ts: int) -> list[InstrumentEvent]:
         data = frame["data"]
-        instrument = self._catalog.get(self.exchange, data["s"])
+        instrument, head = self._instruments[data["s"]]
+        if head is not None:
+            bids = trusted.levels(data["b"], self._prices, self._quantities)
+            asks = trusted.levels(data["a"], self._prices, self._quantities)
+            if bids is not None and asks is not None:
+                if not bids or not asks:
+                    return []  # one side of the book is empty: there is no top of book to publish
+                exchange_ts = _ms_to_ns(frame.get("cts") or frame["ts"])
+                if exchange_ts >= 0 and receive_ts >= 0:
+                    (bid_price, bid_quantity), (ask_price, ask_quantity) = bids[0], asks[0]
+                    state = {
+                        "exchange": head[0],
+                        "symbol": head[1],
+                        "native_symbol": head[2],
+                        "exchange_ts": exchange_ts,
+                        "receive_ts": receive_ts,
+                        "instrument_provenance": _LISTED,
+                        "bid_price": bid_price,
+                        "bid_quantity": bid_quantity,
+                        "ask_price": ask_price,
+                        "ask_quantity": ask_quantity,
+                        "sequence": int(data["seq"]),
+                    }
+                    return [assemble(BestBidOffer, state, _BBO_GIVEN)]
         bids, asks = base_levels(instrument, data["b"]), base_levels(instrument, data["a"])
         if not bids or not asks:
             return []  # one side of the book is empty: there is no top of book to publish

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import BestBidOffer, BookDelta, BookSnapshot, Funding, Liquidation, OpenInterest, Side, Trade
+from services.ingest.normalizer import FrameRejected
 from services.ingest.venue import Channel
 from services.instruments.catalog import load_snapshot
 from services.venues.bybit.adapter import BybitAdapter, BybitNormalizer, split_multiplier
@@ -314,3 +315,39 @@ def test_a_trade_with_a_hostile_price_is_rejected_with_a_reason(
     normalizer = BybitNormalizer(load_snapshot())
     pool = [f for method in frames.values() for f in method]
     assert_hostile_prices_rejected(lambda frame: normalizer.normalize(frame, RECEIVED), pool)
+
+
+decimal_texts = st.one_of(
+    st.from_regex(r"\A[0-9]{1,6}(\.[0-9]{1,6})?\Z"),  # the trusted path, mostly
+    st.from_regex(r"\A[0-9]{1,16}(\.[0-9]{1,16})?\Z"),  # near and past its 28-character budget
+    st.sampled_from(["0", "0.000", "-1", "1e5", "1E-3", "NaN", "1.2.3", ".", "", " 1", "1" * 29]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    topic=st.sampled_from(["publicTrade", "orderbook.50", "orderbook.1"]),
+    kind=st.sampled_from(["snapshot", "delta"]),
+    symbol=st.sampled_from(["BTCUSDT", "1000PEPEUSDT"]),  # exactly unit, and a multiplier of 1000
+    texts=st.lists(decimal_texts, min_size=4, max_size=4),
+)
+def test_trusted_events_equal_validated_ones(topic: str, kind: str, symbol: str, texts: list[str]) -> None:
+    """Trades, books and tops of book are built unvalidated when their texts are surely in the
+    contract (``services.ingest.trusted``): each must be the event the contract's validation
+    makes of it, with the same JSON and the same fields set."""
+    if topic == "publicTrade":
+        row = {"T": 1672304486865, "s": symbol, "S": "Buy", "v": texts[0], "p": texts[1], "i": "t-1"}
+        frame: dict[str, Any] = {"topic": f"{topic}.{symbol}", "type": "snapshot", "ts": 1, "data": [row]}
+    else:
+        levels = {"b": [[texts[0], texts[1]]], "a": [[texts[2], texts[3]]], "u": 7, "seq": 9, "s": symbol}
+        frame = {"topic": f"{topic}.{symbol}", "type": kind, "ts": 1, "cts": 2, "data": levels}
+    try:
+        events = BybitNormalizer(load_snapshot()).normalize(frame, RECEIVED)
+    except FrameRejected:
+        return
+    for event in events:
+        validated = type(event).model_validate(
+            {name: getattr(event, name) for name in event.model_fields_set}
+        )
+        assert validated.model_dump_json() == event.model_dump_json()
+        assert validated.model_fields_set == event.model_fields_set
