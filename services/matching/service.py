@@ -223,9 +223,12 @@ class MatchingService:
     async def _on_assigned(self, partitions: set[TopicPartition]) -> None:
         async with self._batch_lock:
             self._assignment_epoch += 1
-            for tp in sorted(partitions, key=lambda p: p.partition):
-                if tp not in self.venues:
-                    self.venues[tp] = await self._open(tp)
+            # Restored together: aiokafka sends no heartbeat while this callback runs, and six
+            # partitions restored one by one (about a second each at start-up) outlasted the
+            # 10 s session, so the broker dropped the member and the group rebalanced again.
+            fresh = sorted((tp for tp in partitions if tp not in self.venues), key=lambda p: p.partition)
+            for venue in await asyncio.gather(*(self._open(tp) for tp in fresh)):
+                self.venues[venue.tp] = venue
             self._assignment_epoch += 1
         self.health.set_ready("kafka", True)
 
