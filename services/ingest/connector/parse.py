@@ -70,13 +70,7 @@ def normalize_raw(adapter: VenueAdapter, raw: bytes | str, receive_ts: int) -> l
         return None
     if not isinstance(frame, dict):
         raise FrameRejected("malformed", f"frame is a JSON {type(frame).__name__}, not an object")
-    try:
-        events = adapter.normalizer.normalize(frame, receive_ts)
-    except FrameRejected:
-        raise
-    except Exception as exc:
-        raise _parser_error(adapter, exc) from None
-    return accepted(events)
+    return _normalize(adapter, frame, receive_ts)
 
 
 def _normalize_with_framing(
@@ -103,15 +97,10 @@ def _normalize(adapter: VenueAdapter, frame: Any, receive_ts: int) -> list[Instr
         events = adapter.normalizer.normalize(frame, receive_ts)
     except FrameRejected:
         raise
-    except Exception as exc:
-        raise _parser_error(adapter, exc) from None
+    except Exception as exc:  # the parser contract says this cannot happen; the feed must survive it
+        log.exception("venue parser raised instead of rejecting", extra={"exchange": adapter.exchange.value})
+        raise FrameRejected("parser_error", f"{type(exc).__name__}: {exc}") from None
     return accepted(events)
-
-
-def _parser_error(adapter: VenueAdapter, exc: Exception) -> FrameRejected:
-    # The parser contract says a parser only raises FrameRejected; the feed must survive one that does not.
-    log.exception("venue parser raised instead of rejecting", extra={"exchange": adapter.exchange.value})
-    return FrameRejected("parser_error", f"{type(exc).__name__}: {exc}")
 
 
 def accepted(events: list[InstrumentEvent]) -> list[InstrumentEvent]:
